@@ -1,0 +1,36 @@
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(APPOSE_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/appose")
+
+install(TARGETS appose EXPORT apposeTargets
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+  INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/appose" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES "${PROJECT_BINARY_DIR}/include/appose/export.hpp"
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/appose)
+install(EXPORT apposeTargets NAMESPACE appose:: DESTINATION ${APPOSE_CMAKE_DIR})
+
+get_target_property(APPOSE_LIBRARY_TYPE appose TYPE)
+configure_package_config_file("${PROJECT_SOURCE_DIR}/cmake/apposeConfig.cmake.in"
+  "${PROJECT_BINARY_DIR}/apposeConfig.cmake" INSTALL_DESTINATION ${APPOSE_CMAKE_DIR})
+write_basic_package_version_file("${PROJECT_BINARY_DIR}/apposeConfigVersion.cmake"
+  COMPATIBILITY SameMinorVersion)
+install(FILES "${PROJECT_BINARY_DIR}/apposeConfig.cmake"
+  "${PROJECT_BINARY_DIR}/apposeConfigVersion.cmake" DESTINATION ${APPOSE_CMAKE_DIR})
+
+# pkg-config: a static libappose also needs its private dependencies on the link line.
+if(APPOSE_LIBRARY_TYPE STREQUAL "STATIC_LIBRARY")
+  set(APPOSE_PC_PRIVATE_LIBS "-lfmt -pthread")
+  set(APPOSE_PC_CFLAGS "-DAPPOSE_STATIC_DEFINE")
+else()
+  set(APPOSE_PC_PRIVATE_LIBS "")
+  set(APPOSE_PC_CFLAGS "")
+endif()
+# Relocatable: the prefix is found from the .pc file's own location, so `cmake --install
+# --prefix` anywhere yields a working file.
+file(RELATIVE_PATH APPOSE_PC_TO_PREFIX "/root/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/root")
+configure_file("${PROJECT_SOURCE_DIR}/cmake/appose.pc.in" "${PROJECT_BINARY_DIR}/appose.pc" @ONLY)
+install(FILES "${PROJECT_BINARY_DIR}/appose.pc" DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,62 @@
+// The README demo: start appose-python's worker in a Python environment, hand it an image in
+// shared memory, watch its progress, and read back its result and an array it made.
+//
+// Usage: python_demo <environment directory>   (a venv or prefix with appose and numpy)
+
+#include <appose/appose.hpp>
+
+#include <cstdio>
+#include <exception>
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s <python environment with appose and numpy>\n", argv[0]);
+    return 2;
+  }
+  try {
+    appose::Environment env(argv[1], {std::string(argv[1]) + "/bin"});
+    appose::Service python = env.python();
+    python.init("import numpy");  // import before the worker reads stdin (appose issue #23)
+
+    // 64 x 64 float32 image, filled in C++: only its block name, dtype and shape cross the pipe.
+    appose::NDArray image(appose::DType::float32, appose::Shape{64, 64});
+    auto pixels = image.span<float>();
+    for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<float>(i % 64);
+
+    const char* script = R"(
+import numpy as np
+from appose import NDArray
+pixels = image.ndarray()
+rows = pixels.shape[0]
+for row in range(0, rows, 16):
+    task.update(message=f"rows {row}..{row + 15}", current=row + 16, maximum=rows)
+mask = NDArray("uint8", list(pixels.shape))
+mask.ndarray()[:] = pixels > gamma
+task.outputs["mask"] = mask
+float(pixels.mean())
+)";
+    appose::Task task = python.task(script, {{"image", image}, {"gamma", 31.5}});
+    task.listen([](const appose::TaskEvent& e) {
+      if (e.response_type == appose::ResponseType::UPDATE) {
+        std::printf("progress %lld/%lld: %s\n", static_cast<long long>(e.current.value_or(0)),
+                    static_cast<long long>(e.maximum.value_or(0)), e.message.value_or("").c_str());
+      }
+    });
+    task.wait_for();
+
+    auto mask = task.outputs().at("mask").get<appose::NDArray>();
+    std::size_t on = 0;
+    for (std::uint8_t m : mask.span<std::uint8_t>()) on += m;
+    std::printf("mean computed by Python: %g\n", task.result().get<double>());
+    std::printf("mask made by Python, read in C++: %zu of %zu pixels set\n", on,
+                static_cast<std::size_t>(mask.size()));
+    python.close();
+    std::printf("worker exited with code %d\n", python.wait_for());
+    return 0;
+  } catch (const appose::TaskException& e) {
+    std::fprintf(stderr, "the task did not complete: %s\n", e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+  }
+  return 1;
+}

@@ -1,0 +1,160 @@
+#pragma once
+
+/// \file
+/// N-dimensional arrays over shared memory: the block travels by name, only dtype and shape
+/// cross the pipe.
+
+#include <complex>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "appose/error.hpp"
+#include "appose/export.hpp"
+#include "appose/shared_memory.hpp"
+
+namespace appose {
+
+/// Element types, spelled as NumPy spells them on the wire.
+enum class DType : std::uint8_t {
+  int8,
+  int16,
+  int32,
+  int64,
+  uint8,
+  uint16,
+  uint32,
+  uint64,
+  float32,
+  float64,
+  complex64,
+  complex128,
+  bool_,  ///< NumPy's `bool`, one byte per element.
+};
+
+/// Bytes per element of `dtype`.
+APPOSE_EXPORT std::size_t dtype_size(DType dtype) noexcept;
+/// The wire name of `dtype` (`"float32"`, `"bool"`, ...).
+APPOSE_EXPORT std::string_view dtype_name(DType dtype) noexcept;
+/// Parses a wire name; std::nullopt for names appose does not know (e.g. `float16`).
+APPOSE_EXPORT std::optional<DType> parse_dtype(std::string_view name) noexcept;
+
+/// The C++ element type for a DType, for span<T>() checks.
+template <typename T>
+constexpr std::optional<DType> dtype_of() noexcept {
+  if constexpr (std::is_same_v<T, std::int8_t>) return DType::int8;
+  else if constexpr (std::is_same_v<T, std::int16_t>) return DType::int16;
+  else if constexpr (std::is_same_v<T, std::int32_t>) return DType::int32;
+  else if constexpr (std::is_same_v<T, std::int64_t>) return DType::int64;
+  else if constexpr (std::is_same_v<T, std::uint8_t>) return DType::uint8;
+  else if constexpr (std::is_same_v<T, std::uint16_t>) return DType::uint16;
+  else if constexpr (std::is_same_v<T, std::uint32_t>) return DType::uint32;
+  else if constexpr (std::is_same_v<T, std::uint64_t>) return DType::uint64;
+  else if constexpr (std::is_same_v<T, float>) return DType::float32;
+  else if constexpr (std::is_same_v<T, double>) return DType::float64;
+  else if constexpr (std::is_same_v<T, std::complex<float>>) return DType::complex64;
+  else if constexpr (std::is_same_v<T, std::complex<double>>) return DType::complex128;
+  else if constexpr (std::is_same_v<T, bool>) return DType::bool_;
+  else return std::nullopt;
+}
+
+/// Axis order of a Shape.
+enum class Order : std::uint8_t {
+  c,  ///< Row-major: last index varies fastest (NumPy's default, and the wire's order).
+  f,  ///< Column-major: first index varies fastest (ImgLib2's convention).
+};
+
+/// Dimensions of an array, remembering the order in which the caller listed them.
+/// The wire always carries C order; an F-order shape is reversed when it is written, so
+/// `Shape::f_order({512, 512, 7})` (x, y, z) travels as `[7, 512, 512]`. The bytes are the same
+/// either way.
+class APPOSE_EXPORT Shape {
+ public:
+  /// Rank 0: a single element.
+  Shape() = default;
+  /// C-order dimensions.
+  Shape(std::initializer_list<std::uint64_t> dims) : dims_(dims) {}
+  /// Dimensions in the given order.
+  explicit Shape(std::vector<std::uint64_t> dims, Order order = Order::c)
+      : dims_(std::move(dims)), order_(order) {}
+  /// F-order dimensions (first index fastest).
+  static Shape f_order(std::vector<std::uint64_t> dims) { return Shape(std::move(dims), Order::f); }
+
+  /// The order in which dims() lists the dimensions.
+  [[nodiscard]] Order order() const noexcept { return order_; }
+  /// The dimensions as given, in order().
+  [[nodiscard]] const std::vector<std::uint64_t>& dims() const noexcept { return dims_; }
+  /// Number of dimensions.
+  [[nodiscard]] std::size_t rank() const noexcept { return dims_.size(); }
+  /// Dimension `i` of dims(); throws std::out_of_range past rank().
+  [[nodiscard]] std::uint64_t operator[](std::size_t i) const { return dims_.at(i); }
+  /// Number of elements (1 for rank 0). Throws appose::Error on overflow.
+  [[nodiscard]] std::uint64_t num_elements() const;
+  /// The same shape in the requested order.
+  [[nodiscard]] Shape to(Order order) const;
+  /// The dimensions in C order, as they travel on the wire.
+  [[nodiscard]] std::vector<std::uint64_t> c_dims() const { return to(Order::c).dims_; }
+
+  /// Equal when they describe the same layout (the same C-order dimensions).
+  friend bool operator==(const Shape& a, const Shape& b) { return a.c_dims() == b.c_dims(); }
+
+ private:
+  std::vector<std::uint64_t> dims_;
+  Order order_ = Order::c;
+};
+
+namespace detail {
+struct NDArrayImpl;
+}
+
+/// An array of `dtype` elements laid out in `shape` inside a SharedMemory block.
+/// Copies share the array; the block lives as long as any copy (and any Value holding one).
+class APPOSE_EXPORT NDArray {
+ public:
+  /// An empty handle.
+  NDArray() = default;
+  /// Allocates a new block just big enough (at least one byte, so empty arrays work too).
+  NDArray(DType dtype, Shape shape);
+  /// Views an existing block. Throws appose::Error if the block is smaller than the array.
+  NDArray(DType dtype, Shape shape, SharedMemory shm);
+
+  /// The element type.
+  [[nodiscard]] DType dtype() const;
+  /// The shape in the order it was given (or C order for arrays that came over the wire).
+  [[nodiscard]] const Shape& shape() const;
+  /// The block holding the elements (its name, rsize() and lifetime rules).
+  [[nodiscard]] const SharedMemory& shm() const;
+  /// Number of elements.
+  [[nodiscard]] std::uint64_t size() const;
+  /// Number of bytes the elements occupy (size() * dtype_size(dtype())).
+  [[nodiscard]] std::size_t byte_size() const;
+  /// The elements' bytes: exactly byte_size() of them, though the block may be larger.
+  [[nodiscard]] std::span<std::byte> bytes() const;
+
+  /// The elements as T; throws appose::TypeError unless T matches dtype().
+  template <typename T>
+  [[nodiscard]] std::span<T> span() const {
+    static_assert(dtype_of<T>().has_value(), "span<T>: T is not an element type appose knows");
+    check_element_type(*dtype_of<T>());
+    auto b = bytes();
+    return {reinterpret_cast<T*>(b.data()), b.size() / sizeof(T)};
+  }
+
+  /// True when the handle refers to an array.
+  explicit operator bool() const noexcept { return impl_ != nullptr; }
+  /// Equal when both views have the same dtype and shape over the same block.
+  friend APPOSE_EXPORT bool operator==(const NDArray& a, const NDArray& b);
+
+ private:
+  void check_element_type(DType requested) const;
+  std::shared_ptr<detail::NDArrayImpl> impl_;
+};
+
+}  // namespace appose

@@ -1,0 +1,94 @@
+#pragma once
+
+/// \file
+/// Named shared-memory blocks, compatible with Python's multiprocessing.shared_memory (and so
+/// with appose-python and appose-java).
+///
+/// Who unlinks a block (decided here, once):
+/// - A block this process *created* is unlinked when its last handle goes away, or at close().
+/// - A block this process *attached* is only unmapped: the creator owns the name.
+/// - unlink_on_close(bool) overrides either default. The Service uses it to take ownership of
+///   blocks that arrive as task outputs (the worker made them but, by the Appose rule, the host
+///   owns them), so a returned array disappears once the host has dropped it.
+/// - unlink() destroys the name at once; a name that is already gone counts as done, since a
+///   Python process that merely attached may have unlinked it at exit (its resource tracker).
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "appose/export.hpp"
+
+namespace appose {
+
+namespace detail {
+struct SharedMemoryImpl;
+}
+
+/// A handle to a mapped shared-memory block. Copies refer to the same mapping; the mapping (and,
+/// for an owned block, the name) is released when the last copy is destroyed or at close().
+///
+/// Thread safety: handles may be copied and destroyed from any thread. close() and unlink() are
+/// internally synchronised; reading or writing the bytes is the caller's business.
+class APPOSE_EXPORT SharedMemory {
+ public:
+  /// An empty handle (no block). Most operations throw appose::Error on it.
+  SharedMemory() = default;
+
+  /// Creates a new block of at least `rsize` bytes with a fresh `psm_xxxxxxxx` name.
+  /// The memory is reserved at once (posix_fallocate on Linux), so a full /dev/shm fails here
+  /// with a clear error instead of raising SIGBUS on first write. `rsize` must be > 0.
+  static SharedMemory create(std::size_t rsize);
+
+  /// Creates a new block with a caller-chosen name (without leading slash). Fails if the name
+  /// exists: an existing block is never reused or resized.
+  static SharedMemory create(std::string_view name, std::size_t rsize);
+
+  /// Attaches to an existing block. Never creates one: a missing name is an appose::Error.
+  /// `rsize` is the size the creator requested (0: use the whole block); a block smaller than
+  /// `rsize` is an error.
+  static SharedMemory attach(std::string_view name, std::size_t rsize = 0);
+
+  /// The block's name as it travels on the wire (no leading slash), e.g. `psm_4812f794`.
+  [[nodiscard]] const std::string& name() const;
+  /// The requested size in bytes: what travels on the wire and what bytes() exposes.
+  [[nodiscard]] std::size_t rsize() const;
+  /// The size the operating system allocated (>= rsize(); page-rounded on some systems).
+  [[nodiscard]] std::size_t size() const;
+  /// Start of the mapping; throws if the block is closed.
+  [[nodiscard]] void* data() const;
+  /// The first rsize() bytes of the mapping; throws if the block is closed.
+  [[nodiscard]] std::span<std::byte> bytes() const;
+
+  /// Whether this process created the block (as opposed to attaching to it).
+  [[nodiscard]] bool created() const;
+  /// Whether the name will be unlinked when the block is closed.
+  [[nodiscard]] bool unlink_on_close() const;
+  /// Overrides the default decided at creation (see the file comment).
+  SharedMemory& unlink_on_close(bool value);
+
+  /// Unmaps the block for every copy of this handle, and unlinks it if unlink_on_close().
+  /// Closing twice is harmless.
+  void close();
+  /// Removes the name now (other mappings stay valid until they are unmapped). A name that is
+  /// already gone counts as removed. Does not unmap.
+  void unlink();
+  /// Whether close() has been called (or the handle is empty).
+  [[nodiscard]] bool closed() const;
+
+  /// True when the handle refers to a block.
+  explicit operator bool() const noexcept { return impl_ != nullptr; }
+  /// Handles are equal when they share one mapping.
+  friend bool operator==(const SharedMemory& a, const SharedMemory& b) noexcept {
+    return a.impl_ == b.impl_;
+  }
+
+ private:
+  explicit SharedMemory(std::shared_ptr<detail::SharedMemoryImpl> impl);
+  std::shared_ptr<detail::SharedMemoryImpl> impl_;
+};
+
+}  // namespace appose

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages appose-cpp builds and tests with, if any is missing.
+# Needs root (or sudo) only when something is actually missing.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ ccache pkg-config clang-format
+  nlohmann-json3-dev libfmt-dev libgtest-dev libgmock-dev googletest
+  python3 python3-venv util-linux
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all Debian packages present"
+  exit 0
+fi
+echo "deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,113 @@
+#pragma once
+
+// Lines <-> messages of the Appose protocol (docs/protocol.md). Internal to the library.
+//
+// The codec has its own JSON reader and writer over appose::Value rather than nlohmann's,
+// because the wire needs what nlohmann cannot give in one pass: Python's NaN/Infinity tokens,
+// integers beyond 64 bits kept exactly, several objects glued on one line with the byte
+// positions of what lies between them, invalid UTF-8 that must not throw, and ASCII-only
+// output with \uXXXX escapes exactly as Python's json.dumps writes it.
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "appose/protocol.hpp"
+#include "appose/value.hpp"
+
+namespace appose::detail::codec {
+
+/// What to do with NaN and +-Infinity when writing.
+enum class NonFinite : std::uint8_t {
+  python_tokens,  ///< write NaN / Infinity / -Infinity (Python's json reads them)
+  refuse,         ///< throw ProtocolError naming the path of the value (Java cannot read them)
+};
+
+struct WriteOptions {
+  NonFinite non_finite = NonFinite::python_tokens;
+};
+
+/// Writes `value` as compact JSON (separators "," and ":"), ASCII only: every code point above
+/// 0x7F as \uXXXX (surrogate pairs beyond the BMP), control characters as \n, \t, ... or
+/// \u00XX, exactly as Python's json.dumps(ensure_ascii=True) does. Doubles use the shortest
+/// representation that round-trips, always with a '.' or an exponent (Python's repr).
+/// Appose objects are written in their wire form. Throws ProtocolError for non-finite doubles
+/// under NonFinite::refuse, and for strings that are not valid UTF-8.
+std::string write(const Value& value, const WriteOptions& options = {});
+/// Appends to `out` instead of returning a new string.
+void write_to(std::string& out, const Value& value, const WriteOptions& options = {});
+
+/// Parses exactly one JSON value (surrounding white space allowed). Accepts Python's NaN,
+/// Infinity and -Infinity; integers beyond 64 bits become BigInteger. Objects keep insertion
+/// order; a repeated key keeps the last value (as Python does). `appose_type` objects stay
+/// plain objects. Throws ProtocolError with the byte offset on malformed input or invalid
+/// UTF-8. Nesting deeper than max_depth (512) is an error, not a stack overflow.
+Value parse(std::string_view text);
+
+/// The result of reading one stdout line.
+struct LineContents {
+  std::vector<Args> messages;        ///< every JSON object found, in order (plain values)
+  std::vector<std::string> invalid;  ///< text between/around them that is not white space
+  std::vector<std::string> notes;    ///< explanations for the debug callback (why invalid)
+};
+
+/// Splits one line (without its newline) into the JSON objects it holds. The real Python worker
+/// glues concurrent responses (`{..}{..}`); scripts that print without a newline put text in
+/// front of an object. Blank or whitespace-only lines yield nothing. Bytes that are not valid
+/// UTF-8 inside an object's strings make that object invalid; invalid text is reported with
+/// such bytes replaced by U+FFFD, so that invalid() is always valid UTF-8. Never throws for any
+/// input bytes.
+LineContents split_line(std::string_view line);
+
+/// A request, as a worker reads it.
+struct Request {
+  std::string task;
+  RequestType type = RequestType::EXECUTE;
+  std::string script;                // EXECUTE only
+  Args inputs;                       // EXECUTE only
+  std::optional<std::string> queue;  // EXECUTE only; nullopt is written as null
+};
+
+/// A response, as a service reads it.
+struct Response {
+  ResponseType type = ResponseType::LAUNCH;
+  std::optional<std::string> task;      // absent only for HELLO (and broken workers)
+  std::optional<std::string> message;   // UPDATE
+  std::optional<std::int64_t> current;  // UPDATE
+  std::optional<std::int64_t> maximum;  // UPDATE
+  Value info;                           // UPDATE (null if absent)
+  Args outputs;                         // COMPLETION
+  std::optional<std::string> error;     // FAILURE
+  std::optional<std::string> implementation;  // HELLO
+  std::optional<std::string> version;         // HELLO
+};
+
+/// The request line (without newline): keys in the order appose-python writes them
+/// (`task`, `requestType`, then `script`, `inputs`, `queue` for EXECUTE).
+std::string encode_request(const Request& request, const WriteOptions& options = {});
+/// The response line (without newline): payload keys first, then `task` and `responseType`,
+/// as appose-python's worker writes them.
+std::string encode_response(const Response& response, const WriteOptions& options = {});
+
+/// Interprets a decoded message as a request; throws ProtocolError saying what is wrong.
+Request to_request(Args message);
+/// Interprets a decoded message as a response; throws ProtocolError saying what is wrong
+/// (missing or unknown `responseType`, a field of the wrong type).
+Response to_response(Args message);
+
+/// Turns `appose_type` objects at any depth into live objects: `shm` and `ndarray` attach to
+/// their blocks (SharedMemory::attach), `worker_object` calls `make_worker_object` (or, if it
+/// is empty, stays a plain object). Unknown `appose_type`s stay plain objects. Throws
+/// appose::Error naming the block when one cannot be attached or is too small.
+Value resolve(Value value,
+              const std::function<WorkerObject(std::string var_name)>& make_worker_object = {});
+Args resolve(Args args,
+             const std::function<WorkerObject(std::string var_name)>& make_worker_object = {});
+
+/// Whether `value` holds a non-finite double anywhere (for workers that cannot read them).
+bool has_non_finite(const Value& value) noexcept;
+
+}  // namespace appose::detail::codec

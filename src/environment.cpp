@@ -1,0 +1,89 @@
+#include "appose/environment.hpp"
+
+#include <filesystem>
+#include <fmt/format.h>
+
+#include "platform/process.hpp"
+
+namespace appose {
+
+namespace {
+
+/// `dir` absolute and normalised, without a trailing slash ("." would give "/cwd/").
+std::string absolute_dir(const std::string& dir) {
+  auto p = std::filesystem::absolute(dir).lexically_normal();
+  if (p.has_relative_path() && !p.has_filename()) p = p.parent_path();
+  return p.string();
+}
+
+}  // namespace
+
+Environment::Environment(std::string base, std::vector<std::string> bin_paths,
+                         std::vector<std::string> launch_args,
+                         std::map<std::string, std::string> env_vars)
+    : base_(absolute_dir(base)),
+      bin_paths_(std::move(bin_paths)),
+      launch_args_(std::move(launch_args)),
+      env_vars_(std::move(env_vars)) {}
+
+Service Environment::python(std::vector<std::string> args) const {
+  static const std::vector<std::string> exes = {"python", "python3", "bin/python"};
+  if (args.empty()) {
+    args = {"-c", "import appose.python_worker; appose.python_worker.main()"};
+  }
+  Service service = this->service(exes, std::move(args), WorkerKind::python);
+  // A conda activation in the caller's shell must not leak into a worker of another
+  // environment; variables this environment sets itself are kept.
+  std::map<std::string, std::optional<std::string>> unset;
+  for (const char* var : {"CONDA_PREFIX", "CONDA_DEFAULT_ENV", "CONDA_SHLVL", "PYTHONEXECUTABLE"}) {
+    if (env_vars_.count(var) == 0) unset[var] = std::nullopt;
+  }
+  service.env(unset);
+  return service;
+}
+
+Service Environment::service(const std::vector<std::string>& exes, std::vector<std::string> args,
+                             WorkerKind kind) const {
+  if (exes.empty()) throw Error("Environment::service(): no executable given");
+  ServiceConfig config;
+  config.cwd = base_;
+  config.kind = kind;
+  for (const auto& [k, v] : env_vars_) config.env[k] = v;
+  config.command = launch_args_;
+  if (!launch_args_.empty()) {
+    // The launcher (pixi run, micromamba run) activates the environment and finds the
+    // executable itself.
+    config.command.push_back(exes.front());
+  } else {
+    std::vector<std::string> dirs = bin_paths_;
+    for (auto& d : detail::path_dirs()) dirs.push_back(std::move(d));
+    std::string found;
+    for (const auto& exe : exes) {
+      // Each candidate in turn: under the bin paths, then PATH; a relative path such as
+      // `bin/python` also under the environment's base.
+      found = detail::find_executable(exe, dirs);
+      if (found.empty() && !exe.empty() && exe.find('/') != std::string::npos &&
+          exe.front() != '/') {
+        found = detail::find_executable(base_ + "/" + exe, {});
+      }
+      if (!found.empty()) break;
+    }
+    if (found.empty()) {
+      throw Error(fmt::format(
+          "none of the executables [{}] was found in the environment's bin paths [{}], on PATH, "
+          "or (relative names) under {}; check that the environment is built",
+          fmt::join(exes, ", "), fmt::join(bin_paths_, ", "), base_));
+    }
+    // Absolute, because the worker starts in base_ and a relative path would be taken from
+    // there. Not canonical: a venv's python must be run through its own symlink.
+    config.command.push_back(std::filesystem::absolute(found).lexically_normal().string());
+  }
+  for (auto& a : args) config.command.push_back(std::move(a));
+  return Service(std::move(config));
+}
+
+Environment system() {
+  return Environment(std::filesystem::current_path().string(), detail::path_dirs());
+}
+
+}  // namespace appose

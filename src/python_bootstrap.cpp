@@ -1,0 +1,161 @@
+#include "python_bootstrap.hpp"
+
+#include <array>
+#include <cstdint>
+
+namespace appose::detail {
+
+namespace {
+
+// Runs before anything else is imported: moves the protocol to private descriptors, points fd 0
+// at /dev/null and fd 1 (and sys.stdout) at stderr, so that prints, C libraries writing to
+// fd 1, and child processes (os.system, subprocess, multiprocessing) can neither corrupt the
+// protocol nor read requests. Then binds module-level print/input in appose.python_worker to
+// the private channel. The worker's own code is unchanged: module globals shadow the builtins
+// for that module alone. If the installed worker does not read with input() and write with
+// print(), the plain stdin/stdout contract is restored and a note goes to stderr.
+constexpr const char* kSource = R"PY(import os, sys, threading
+
+
+def _appose_main():
+    proto_in = os.dup(0)  # os.dup: non-inheritable (PEP 446), so exec'd children never get it
+    proto_out = os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    plain_stdout = sys.stdout
+    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace",
+                      buffering=1, closefd=False)
+    _watch_parent()
+
+    import builtins
+    import appose.python_worker as worker
+
+    def names(fn):
+        return getattr(getattr(fn, "__code__", None), "co_names", ())
+
+    fits = ("input" in names(getattr(getattr(worker, "Worker", None), "_process_input", None))
+            and "print" in names(getattr(getattr(worker, "Task", None), "_respond", None))
+            and callable(getattr(worker, "main", None)))
+    if not fits:
+        os.dup2(proto_in, 0)
+        os.dup2(proto_out, 1)
+        sys.stdout = plain_stdout
+        sys.stderr.write("[appose-cpp] this appose.python_worker does not read with input() and "
+                         "write with print(); using the plain stdin/stdout contract\n")
+        sys.stderr.flush()
+        worker.main()
+        return
+
+    reader = open(proto_in, "r", encoding="utf-8", errors="replace", newline="\n")
+    writer = open(proto_out, "w", encoding="utf-8", newline="\n")
+    lock = threading.Lock()
+
+    def protocol_input(prompt=None):
+        line = reader.readline()
+        if not line:
+            raise EOFError
+        return line[:-1] if line.endswith("\n") else line
+
+    def protocol_print(*args, sep=None, end=None, file=None, flush=False):
+        if file is not None and file is not sys.stdout:
+            builtins.print(*args, sep=sep, end=end, file=file, flush=flush)
+            return
+        text = (" " if sep is None else sep).join(map(str, args))
+        text += "\n" if end is None else end
+        with lock:  # one whole line per write: concurrent tasks never glue their responses
+            writer.write(text)
+            if flush or text.endswith("\n"):
+                writer.flush()
+
+    worker.input = protocol_input
+    worker.print = protocol_print
+    worker.main()
+
+
+def _watch_parent():
+    # The worker exits when its host dies, even by SIGKILL: a pidfd on the host becomes
+    # readable when it exits; then the whole process group (the worker and what it started)
+    # is killed.
+    parent = int(os.environ.pop("APPOSE_PARENT_PID", "0") or "0")
+    if parent <= 0:
+        return
+    import select
+    import signal
+
+    def die():
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    def alive():
+        try:
+            os.kill(parent, 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True
+
+    def watch():
+        # The host need not be our parent (a launcher such as `pixi run` may sit between).
+        try:
+            fd = os.pidfd_open(parent)
+        except ProcessLookupError:
+            die()
+        except (AttributeError, OSError):
+            fd = None
+        if fd is not None:
+            select.select([fd], [], [])
+            die()
+        while alive():  # no pidfd (old kernel or Python): look four times a second
+            threading.Event().wait(0.25)
+        die()
+
+    threading.Thread(target=watch, name="appose-parent-watch", daemon=True).start()
+
+
+_appose_main()
+)PY";
+
+std::string base64(const std::string& in) {
+  static constexpr std::array<char, 64> table = {
+      'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J', 'K', 'L', 'M', 'N', 'O', 'P',
+      'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z', 'a', 'b', 'c', 'd', 'e', 'f',
+      'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's', 't', 'u', 'v',
+      'w', 'x', 'y', 'z', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '+', '/'};
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << 16 |
+                      static_cast<std::uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8 |
+                      static_cast<unsigned char>(in[i + 2]);
+    out += table[n >> 18 & 63];
+    out += table[n >> 12 & 63];
+    out += table[n >> 6 & 63];
+    out += table[n & 63];
+  }
+  if (std::size_t rest = in.size() - i; rest != 0) {
+    std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(in[i])) << 16;
+    if (rest == 2) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8;
+    out += table[n >> 18 & 63];
+    out += table[n >> 12 & 63];
+    out += rest == 2 ? table[n >> 6 & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::string& python_bootstrap_source() {
+  static const std::string source = kSource;
+  return source;
+}
+
+std::vector<std::string> python_bootstrap_args() {
+  return {"-c", "import sys,base64;exec(base64.b64decode(sys.argv.pop(1)))",
+          base64(python_bootstrap_source())};
+}
+
+}  // namespace appose::detail

@@ -1,0 +1,22 @@
+#pragma once
+
+// The launcher of appose-python's worker that gives the protocol a private channel (see
+// docs/service.md, "A protocol channel nothing else can write to").
+
+#include <string>
+#include <vector>
+
+namespace appose::detail {
+
+/// The Python source the bootstrap runs (exposed for tests and docs).
+const std::string& python_bootstrap_source();
+
+/// Arguments for `python` that run the bootstrap: `-c <one line, no quotes, no spaces>
+/// <base64 payload>`. Launchers that re-parse a command line (`pixi run`) pass such words
+/// through unchanged.
+std::vector<std::string> python_bootstrap_args();
+
+/// Environment variable naming the host's pid, so the worker can exit when the host dies.
+inline constexpr const char* kParentPidVar = "APPOSE_PARENT_PID";
+
+}  // namespace appose::detail

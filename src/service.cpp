@@ -1,0 +1,765 @@
+#include "appose/service.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fmt/format.h>
+
+#include "service_impl.hpp"
+
+namespace appose {
+
+namespace detail {
+
+namespace {
+
+// A worker line longer than this is dropped (recorded as invalid) rather than buffered without
+// bound: a runaway print must not exhaust the host's memory.
+constexpr std::size_t kMaxStdoutLine = std::size_t{1} << 30;
+// stderr lines are free text: keep the first part of an overlong one.
+constexpr std::size_t kMaxStderrLine = std::size_t{1} << 20;
+// After the worker exits, stdout is read until EOF or until it has been quiet this long (a
+// forked grandchild may hold the pipe open), and never longer than kDrainCap.
+constexpr auto kDrainQuiet = std::chrono::milliseconds(20);
+constexpr auto kDrainCap = std::chrono::milliseconds(60);
+
+std::atomic<int> next_service_id{0};
+
+thread_local const EventQueue* current_queue = nullptr;
+
+/// Splits a byte stream into lines, with a bound on the length of one line.
+class LineSplitter {
+ public:
+  explicit LineSplitter(std::size_t max) : max_(max) {}
+
+  /// Feeds bytes; calls on_line(line, overflowed_bytes) per complete line.
+  template <typename F>
+  void feed(std::string_view data, F&& on_line) {
+    while (!data.empty()) {
+      auto nl = data.find('\n');
+      std::string_view piece = data.substr(0, nl);
+      if (pending_.size() + piece.size() <= max_) {
+        pending_.append(piece);
+      } else {
+        std::size_t room = max_ - std::min(max_, pending_.size());
+        pending_.append(piece.substr(0, room));
+        dropped_ += piece.size() - room;
+      }
+      if (nl == std::string_view::npos) return;
+      flush(on_line);
+      data.remove_prefix(nl + 1);
+    }
+  }
+  /// At EOF: a last line without newline still counts.
+  template <typename F>
+  void finish(F&& on_line) {
+    if (!pending_.empty() || dropped_ != 0) flush(on_line);
+  }
+
+ private:
+  template <typename F>
+  void flush(F&& on_line) {
+    if (!pending_.empty() && pending_.back() == '\r') pending_.pop_back();
+    on_line(std::move(pending_), dropped_);
+    pending_.clear();
+    dropped_ = 0;
+  }
+  std::size_t max_;
+  std::string pending_;
+  std::size_t dropped_ = 0;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// EventQueue
+
+EventQueue::~EventQueue() {
+  if (thread_.joinable() && !on_queue_thread()) stop_and_join();
+  if (thread_.joinable()) thread_.detach();
+}
+
+void EventQueue::post(std::function<void()> fn) {
+  std::lock_guard lock(mu_);
+  queue_.push_back(std::move(fn));
+  if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { run(); });
+  cv_.notify_one();
+}
+
+void EventQueue::stop_and_join() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    cv_.notify_one();
+  }
+  if (thread_.joinable()) thread_.join();
+  // Callbacks posted after the thread ended (none in practice) run here, in order.
+  std::deque<std::function<void()>> rest;
+  {
+    std::lock_guard lock(mu_);
+    rest.swap(queue_);
+  }
+  for (auto& fn : rest) fn();
+}
+
+bool EventQueue::on_queue_thread() const noexcept { return current_queue == this; }
+bool EventQueue::on_any_queue_thread() noexcept { return current_queue != nullptr; }
+
+void EventQueue::run() {
+  current_queue = this;
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+    if (queue_.empty()) break;
+    auto fn = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    fn();  // callbacks catch their own exceptions
+    fn = nullptr;  // destroy captured handles outside the lock
+    lock.lock();
+  }
+  current_queue = nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ServiceImpl
+
+ServiceImpl::ServiceImpl(ServiceConfig config)
+    : id_(next_service_id.fetch_add(1)), config_(std::move(config)) {}
+
+ServiceImpl::~ServiceImpl() {
+  // Normally the Reaper has already finished the worker; this covers a service destroyed
+  // without a reaper (never started, or a failed start).
+  bool running;
+  {
+    std::lock_guard lock(mu_);
+    running = state_ == State::running;
+    if (running) process_.kill_group(SIGKILL);
+  }
+  if (running || io_thread_.joinable()) join_threads();
+  if (!init_file_.empty()) std::remove(init_file_.c_str());
+}
+
+void ServiceImpl::set_init(std::string script) {
+  std::lock_guard lock(mu_);
+  if (state_ != State::idle) throw Error("Service::init(): the service has already started");
+  init_script_ = std::move(script);
+}
+
+void ServiceImpl::set_env(const std::map<std::string, std::optional<std::string>>& vars) {
+  std::lock_guard lock(mu_);
+  if (state_ != State::idle) throw Error("Service::env(): the service has already started");
+  for (const auto& [k, v] : vars) config_.env[k] = v;
+}
+
+void ServiceImpl::set_debug(std::function<void(std::string_view)> cb) {
+  std::lock_guard lock(mu_);
+  debug_cb_ = std::move(cb);
+}
+
+void ServiceImpl::set_log(std::function<void(std::string_view)> cb) {
+  std::lock_guard lock(mu_);
+  log_cb_ = std::move(cb);
+}
+
+void ServiceImpl::set_grace(std::chrono::milliseconds grace) {
+  std::lock_guard lock(mu_);
+  grace_ = grace;
+}
+
+std::chrono::milliseconds ServiceImpl::grace() const {
+  std::lock_guard lock(mu_);
+  return grace_;
+}
+
+codec::WriteOptions ServiceImpl::write_options() const {
+  codec::WriteOptions options;
+  // Java workers parse numbers as BigDecimal and drop a line with NaN/Infinity, leaving the
+  // task hanging: refuse such values at the source instead.
+  options.non_finite = config_.kind == WorkerKind::groovy ? codec::NonFinite::refuse
+                                                          : codec::NonFinite::python_tokens;
+  return options;
+}
+
+void ServiceImpl::start() {
+  std::unique_lock lock(mu_);
+  if (state_ != State::idle) return;
+  {
+    std::lock_guard write_lock(write_mu_);
+    if (stdin_closed_) throw Error("Service::start(): the service was closed before it started");
+  }
+
+  SpawnOptions spawn;
+  spawn.argv = config_.command;
+  spawn.cwd = config_.cwd;
+  spawn.env = config_.env;
+  if (!init_script_.empty()) {
+    auto dir = std::filesystem::temp_directory_path().string();
+    std::string path = dir + "/appose-init-XXXXXX";
+    int fd = ::mkostemp(path.data(), O_CLOEXEC);
+    if (fd < 0) {
+      throw Error(fmt::format("cannot write the init script to {}", dir),
+                  std::error_code(errno, std::generic_category()));
+    }
+    UniqueFd owner(fd);
+    std::string_view rest = init_script_;
+    while (!rest.empty()) {
+      ssize_t n = ::write(fd, rest.data(), rest.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        std::remove(path.c_str());
+        throw Error(fmt::format("cannot write the init script to {}", path),
+                    std::error_code(errno, std::generic_category()));
+      }
+      rest.remove_prefix(static_cast<std::size_t>(n));
+    }
+    init_file_ = path;
+    spawn.env["APPOSE_INIT_SCRIPT"] = path;
+  }
+
+  Process process;
+  try {
+    process = Process::spawn(spawn);  // throws with the command on failure
+  } catch (...) {
+    if (!init_file_.empty()) std::remove(init_file_.c_str());
+    init_file_.clear();
+    throw;
+  }
+  {
+    // write_line() and close() use process_ under write_mu_ only.
+    std::lock_guard write_lock(write_mu_);
+    process_ = std::move(process);
+  }
+  state_ = State::running;
+  lock.unlock();
+
+  debug_service(fmt::format("worker started: pid {}, command: {}", process_.pid(),
+                            fmt::join(config_.command, " ")));
+  io_thread_ = std::thread([this] { io_loop(); });
+}
+
+void ServiceImpl::write_line(const std::string& line) {
+  std::error_code ec;
+  {
+    std::lock_guard lock(write_mu_);
+    if (stdin_closed_) throw Error("the service is closed: no more tasks can be sent to it");
+    ec = process_.write_stdin(line);
+  }
+  if (ec) {
+    // The worker is gone (EPIPE) or cannot take requests any more (it closed its stdin, or a
+    // partial line has corrupted the stream): no answer can come to this request. Killing the
+    // worker turns that into the one crash path (the I/O thread crashes every pending task,
+    // this one included, with the exit code and the collected output) instead of a task that
+    // waits for ever. A worker that has already exited is not affected by the kill.
+    log(fmt::format("could not write to the worker (pid {}): {}; stopping it", process_.pid(),
+                    ec.message()));
+    kill();
+  }
+}
+
+void ServiceImpl::submit(const std::shared_ptr<TaskImpl>& task, const std::string& line) {
+  {
+    // Closed by the user: refuse, whether or not the worker has exited since.
+    std::lock_guard lock(write_mu_);
+    if (stdin_closed_) throw Error("the service is closed: no more tasks can be sent to it");
+  }
+  {
+    std::unique_lock lock(mu_);
+    if (tasks_closed_) {
+      std::string report = dead_report_;
+      lock.unlock();
+      task->crash(std::move(report));
+      return;
+    }
+    tasks_[task->id_] = task;
+  }
+  std::string framed = line;
+  framed.push_back('\n');
+  try {
+    write_line(framed);
+  } catch (...) {
+    std::lock_guard lock(mu_);
+    tasks_.erase(task->id_);
+    throw;
+  }
+  debug_service(line);
+}
+
+void ServiceImpl::send_cancel(const std::string& task_id) {
+  codec::Request request;
+  request.task = task_id;
+  request.type = RequestType::CANCEL;
+  std::string line = codec::encode_request(request);
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != State::running) return;
+  }
+  try {
+    write_line(line + "\n");
+  } catch (const Error&) {
+    return;  // closed: nothing to cancel through any more
+  }
+  debug_service(line);
+}
+
+void ServiceImpl::close() {
+  std::lock_guard lock(write_mu_);
+  stdin_closed_ = true;
+  process_.close_stdin();  // no-op when not started or already closed
+}
+
+void ServiceImpl::kill() {
+  std::lock_guard lock(mu_);
+  if (state_ == State::running) process_.kill_group(SIGKILL);
+}
+
+std::optional<int> ServiceImpl::wait_for(std::optional<std::chrono::milliseconds> timeout) {
+  std::unique_lock lock(mu_);
+  if (state_ == State::idle) throw Error("Service::wait_for(): the service has not been started");
+  auto done = [&] { return state_ == State::exited; };
+  if (timeout) {
+    if (!exited_cv_.wait_for(lock, *timeout, done)) return std::nullopt;
+  } else {
+    exited_cv_.wait(lock, done);
+  }
+  return exit_code_;
+}
+
+bool ServiceImpl::is_alive() const {
+  std::lock_guard lock(mu_);
+  return state_ == State::running && !exit_seen_;
+}
+
+bool ServiceImpl::exited() const {
+  std::lock_guard lock(mu_);
+  return state_ == State::exited;
+}
+
+std::vector<std::string> ServiceImpl::invalid_lines() const {
+  std::lock_guard lock(mu_);
+  return invalid_lines_;
+}
+
+std::vector<std::string> ServiceImpl::error_lines() const {
+  std::lock_guard lock(mu_);
+  return error_lines_;
+}
+
+std::optional<WorkerInfo> ServiceImpl::worker_info() const {
+  std::lock_guard lock(mu_);
+  return worker_info_;
+}
+
+std::int64_t ServiceImpl::pid() const {
+  std::lock_guard lock(mu_);
+  return state_ == State::idle ? -1 : process_.pid();
+}
+
+void ServiceImpl::debug(std::string_view prefix, std::string message) {
+  std::function<void(std::string_view)> cb;
+  {
+    std::lock_guard lock(mu_);
+    cb = debug_cb_;
+  }
+  if (!cb) return;
+  std::string text = fmt::format("[{}-{}] {}", prefix, id_, message);
+  post([cb = std::move(cb), text = std::move(text)] {
+    try {
+      cb(text);
+    } catch (...) {
+      // A throwing debug callback must not take the event thread down.
+    }
+  });
+}
+
+void ServiceImpl::debug_service(std::string message) { debug("SERVICE", std::move(message)); }
+
+void ServiceImpl::log(std::string message) {
+  std::function<void(std::string_view)> cb;
+  {
+    std::lock_guard lock(mu_);
+    cb = log_cb_;
+  }
+  debug("SERVICE", message);
+  if (!cb) return;
+  post([cb = std::move(cb), message = std::move(message)] {
+    try {
+      cb(message);
+    } catch (...) {
+    }
+  });
+}
+
+std::shared_ptr<TaskImpl> ServiceImpl::find_task(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = tasks_.find(id);
+  return it == tasks_.end() ? nullptr : it->second;
+}
+
+void ServiceImpl::record_invalid(std::string text, std::string_view why) {
+  debug("SERVICE", fmt::format("<INVALID> {} ({})", text, why));
+  std::lock_guard lock(mu_);
+  invalid_lines_.push_back(std::move(text));
+}
+
+void ServiceImpl::handle_stdout_line(std::string_view line) {
+  codec::LineContents contents = codec::split_line(line);
+  if (contents.messages.empty() && contents.invalid.empty()) return;  // blank line
+  if (!contents.messages.empty()) debug("SERVICE", std::string(line));
+  for (std::size_t i = 0; i < contents.invalid.size(); ++i) {
+    record_invalid(std::move(contents.invalid[i]),
+                   i < contents.notes.size() ? contents.notes[i] : "not a JSON object");
+  }
+  for (auto& message : contents.messages) {
+    codec::Response response;
+    try {
+      response = codec::to_response(message);
+    } catch (const std::exception& e) {
+      record_invalid(codec::write(Value(std::move(message))), e.what());
+      continue;
+    }
+    if (response.type == ResponseType::HELLO) {
+      std::lock_guard lock(mu_);
+      worker_info_ = WorkerInfo{response.implementation.value_or(""), response.version.value_or("")};
+      continue;
+    }
+    if (!response.task) {
+      debug_service("Invalid service message (no task): " + codec::write(Value(std::move(message))));
+      continue;
+    }
+    auto task = find_task(*response.task);
+    if (!task) {
+      debug_service("No such task: " + *response.task);
+      continue;
+    }
+    if (is_terminal(response.type)) {
+      std::lock_guard lock(mu_);
+      tasks_.erase(*response.task);
+    }
+    task->handle(std::move(response));
+  }
+}
+
+void ServiceImpl::handle_stderr_line(std::string line) {
+  debug("WORKER", line);
+  std::lock_guard lock(mu_);
+  error_lines_.push_back(std::move(line));
+}
+
+void ServiceImpl::io_loop() {
+  LineSplitter out_lines(kMaxStdoutLine), err_lines(kMaxStderrLine);
+  // Nothing may escape this thread: a line that cannot be handled (out of memory, a bug) is
+  // reported to the log and the loop goes on, so the worker's exit is still noticed.
+  auto on_out = [&](std::string line, std::size_t dropped) {
+    try {
+      if (dropped != 0) {
+        record_invalid(fmt::format("<a line of {} bytes was dropped>", line.size() + dropped),
+                       fmt::format("longer than the {} byte limit", kMaxStdoutLine));
+        return;
+      }
+      handle_stdout_line(line);
+    } catch (const std::exception& e) {
+      log(fmt::format("a stdout line could not be handled: {}", e.what()));
+    }
+  };
+  auto on_err = [&](std::string line, std::size_t dropped) {
+    try {
+      if (dropped != 0) line += fmt::format(" <... {} more bytes>", dropped);
+      handle_stderr_line(std::move(line));
+    } catch (const std::exception& e) {
+      log(fmt::format("a stderr line could not be handled: {}", e.what()));
+    }
+  };
+
+  const int out_fd = process_.stdout_fd(), err_fd = process_.stderr_fd();
+  const int exit_fd = process_.exit_fd();
+  bool out_open = true, err_open = true, exited = false;
+  std::chrono::steady_clock::time_point exit_time, last_data;
+  std::vector<char> buf(std::size_t{1} << 16);
+
+  while (true) {
+    std::array<pollfd, 3> fds{};
+    nfds_t n = 0;
+    int out_i = -1, err_i = -1, exit_i = -1;
+    auto add = [&](int fd) {
+      fds[n] = {fd, POLLIN, 0};
+      return static_cast<int>(n++);
+    };
+    if (out_open) out_i = add(out_fd);
+    if (err_open) err_i = add(err_fd);
+    if (!exited && exit_fd >= 0) exit_i = add(exit_fd);
+
+    int timeout_ms = -1;
+    if (exited) {
+      if (!out_open && !err_open) break;
+      auto now = std::chrono::steady_clock::now();
+      auto quiet_end = last_data + kDrainQuiet, cap_end = exit_time + kDrainCap;
+      auto end = std::min(quiet_end, cap_end);
+      if (now >= end) break;
+      timeout_ms = static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(end - now).count() + 1);
+    } else if (exit_fd < 0) {
+      // No pidfd (old kernel): look at the process state whenever output pauses.
+      timeout_ms = 50;
+    }
+    int rc = ::poll(fds.data(), n, timeout_ms);
+    if (rc < 0 && errno != EINTR) break;
+    if (rc <= 0 && !exited && exit_fd < 0) {
+      std::lock_guard lock(mu_);
+      if (process_.try_reap()) {
+        exited = exit_seen_ = true;
+        exit_time = last_data = std::chrono::steady_clock::now();
+      }
+      continue;
+    }
+    if (rc <= 0) continue;
+
+    auto drain = [&](int index, int fd, bool& open, LineSplitter& splitter, auto& on_line) {
+      if (index < 0 || fds[static_cast<std::size_t>(index)].revents == 0) return;
+      ssize_t r = ::read(fd, buf.data(), buf.size());
+      if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
+      if (r <= 0) {
+        open = false;
+        splitter.finish(on_line);
+        return;
+      }
+      last_data = std::chrono::steady_clock::now();
+      splitter.feed(std::string_view(buf.data(), static_cast<std::size_t>(r)), on_line);
+    };
+    drain(out_i, out_fd, out_open, out_lines, on_out);
+    drain(err_i, err_fd, err_open, err_lines, on_err);
+
+    if (exit_i >= 0 && fds[static_cast<std::size_t>(exit_i)].revents != 0) {
+      exited = true;
+      exit_time = last_data = std::chrono::steady_clock::now();
+      std::lock_guard lock(mu_);
+      exit_seen_ = true;
+    }
+  }
+  if (out_open) out_lines.finish(on_out);
+  if (err_open) err_lines.finish(on_err);
+  finish_after_exit();
+}
+
+std::string ServiceImpl::crash_report(int exit_code) const {
+  // appose-python's layout, so that tools parsing it work with either service.
+  std::string report = fmt::format("Worker crashed with exit code {}.\n\n[stdout]\n", exit_code);
+  auto lines = [&](const std::vector<std::string>& v) {
+    if (v.empty()) {
+      report += "<none>\n";
+    } else {
+      for (const auto& l : v) report += l + "\n";
+    }
+  };
+  lines(invalid_lines_);
+  report += "\n[stderr]\n";
+  lines(error_lines_);
+  return report;
+}
+
+void ServiceImpl::finish_after_exit() {
+  std::map<std::string, std::shared_ptr<TaskImpl>> pending;
+  std::string report;
+  int code;
+  {
+    std::lock_guard lock(mu_);
+    // The leader has exited but is not reaped yet, so its process group id cannot have been
+    // reused: kill what it left behind (a launcher's real worker, a task's subprocesses) so
+    // nothing keeps running detached from its service.
+    process_.kill_group(SIGKILL);
+    code = process_.wait();
+    exit_code_ = code;
+    exit_seen_ = true;
+    report = crash_report(code);
+    dead_report_ = report;
+    pending.swap(tasks_);
+    tasks_closed_ = true;
+  }
+  process_.close_output();
+  if (code != 0) debug_service(fmt::format("<worker process terminated with exit code {}>", code));
+  if (!pending.empty()) {
+    debug_service(fmt::format("<worker process terminated with {} pending task{}>", pending.size(),
+                              pending.size() == 1 ? "" : "s"));
+  }
+  for (auto& [id, task] : pending) task->crash(report);
+  pending.clear();
+  if (!init_file_.empty()) {
+    std::remove(init_file_.c_str());  // the worker deletes it only when the script succeeds
+  }
+  {
+    // Only now: whoever returns from Service::wait_for() sees every pending task CRASHED.
+    std::lock_guard lock(mu_);
+    state_ = State::exited;
+  }
+  exited_cv_.notify_all();
+  Reaper::instance().notify();
+}
+
+void ServiceImpl::release() {
+  bool running;
+  {
+    std::lock_guard lock(mu_);
+    running = state_ == State::running;
+  }
+  if (running) close();
+}
+
+void ServiceImpl::join_threads() {
+  if (io_thread_.joinable()) {
+    if (io_thread_.get_id() == std::this_thread::get_id()) {
+      io_thread_.detach();
+    } else {
+      io_thread_.join();  // returns once the worker has exited and its output is drained
+    }
+  }
+  if (!events_.on_queue_thread()) events_.stop_and_join();
+}
+
+ServiceFront::~ServiceFront() {
+  if (impl_) Reaper::instance().adopt(std::move(impl_));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reaper
+
+Reaper& Reaper::instance() {
+  // Deliberately never destroyed: services may be released during static destruction, after a
+  // function-local static would already be gone.
+  static Reaper* reaper = [] {
+    auto* r = new Reaper();
+    std::atexit([] { Reaper::instance().drain_at_exit(); });
+    return r;
+  }();
+  return *reaper;
+}
+
+Reaper::Reaper() { std::thread([this] { run(); }).detach(); }
+
+void Reaper::adopt(std::shared_ptr<ServiceImpl> service) {
+  if (service->pid() < 0) return;  // never started: nothing to finish
+  auto grace = service->grace();
+  service->release();
+  std::lock_guard lock(mu_);
+  jobs_.push_back({std::move(service), std::chrono::steady_clock::now() + grace, false});
+  cv_.notify_all();
+}
+
+void Reaper::notify() {
+  std::lock_guard lock(mu_);
+  cv_.notify_all();
+}
+
+void Reaper::run() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<ServiceImpl>> finished;
+    auto next = std::chrono::steady_clock::time_point::max();
+    for (auto it = jobs_.begin(); it != jobs_.end();) {
+      if (it->service->exited()) {
+        finished.push_back(std::move(it->service));
+        it = jobs_.erase(it);
+        continue;
+      }
+      if (!it->killed && now >= it->deadline) {
+        it->service->kill();
+        it->killed = true;
+      }
+      if (!it->killed) next = std::min(next, it->deadline);
+      ++it;
+    }
+    if (!finished.empty()) {
+      lock.unlock();
+      for (auto& s : finished) s->join_threads();
+      finished.clear();  // destroys the services here, on the reaper's thread
+      lock.lock();
+      cv_.notify_all();
+      continue;
+    }
+    if (next == std::chrono::steady_clock::time_point::max()) {
+      cv_.wait(lock);
+    } else {
+      cv_.wait_until(lock, next);
+    }
+  }
+}
+
+void Reaper::drain_at_exit() {
+  // At exit, give released workers their grace period (they have EOF already; an idle Python
+  // worker exits at once), then kill what is left, so the host never leaves workers behind.
+  std::unique_lock lock(mu_);
+  auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  for (const auto& job : jobs_) limit = std::max(limit, job.deadline + std::chrono::seconds(1));
+  cv_.wait_until(lock, limit, [&] { return jobs_.empty(); });
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------------
+// Service
+
+Service::Service(ServiceConfig config) {
+  auto impl = std::make_shared<detail::ServiceImpl>(std::move(config));
+  front_ = std::make_shared<detail::ServiceFront>(impl);
+  impl->set_front(front_);
+}
+
+Service& Service::init(std::string script) {
+  front_->impl()->set_init(std::move(script));
+  return *this;
+}
+
+Service& Service::env(const std::map<std::string, std::optional<std::string>>& vars) {
+  front_->impl()->set_env(vars);
+  return *this;
+}
+
+Service& Service::debug(std::function<void(std::string_view)> callback) {
+  front_->impl()->set_debug(std::move(callback));
+  return *this;
+}
+
+Service& Service::log(std::function<void(std::string_view)> callback) {
+  front_->impl()->set_log(std::move(callback));
+  return *this;
+}
+
+Service& Service::shutdown_grace(std::chrono::milliseconds grace) {
+  front_->impl()->set_grace(grace);
+  return *this;
+}
+
+Service& Service::start() {
+  front_->impl()->start();
+  return *this;
+}
+
+Task Service::task(std::string script, Args inputs, std::optional<std::string> queue) {
+  auto impl = std::make_shared<detail::TaskImpl>(front_->impl(), std::move(script),
+                                                 std::move(inputs), std::move(queue));
+  return Task(std::move(impl), front_);
+}
+
+void Service::close() { front_->impl()->close(); }
+void Service::kill() { front_->impl()->kill(); }
+int Service::wait_for() { return *front_->impl()->wait_for(std::nullopt); }
+std::optional<int> Service::wait_for(std::chrono::milliseconds timeout) {
+  return front_->impl()->wait_for(timeout);
+}
+bool Service::is_alive() const { return front_->impl()->is_alive(); }
+std::vector<std::string> Service::invalid_lines() const { return front_->impl()->invalid_lines(); }
+std::vector<std::string> Service::error_lines() const { return front_->impl()->error_lines(); }
+std::optional<WorkerInfo> Service::worker_info() const { return front_->impl()->worker_info(); }
+const ServiceConfig& Service::config() const { return front_->impl()->config(); }
+std::int64_t Service::pid() const { return front_->impl()->pid(); }
+
+}  // namespace appose

@@ -1,0 +1,234 @@
+#pragma once
+
+// Internals of Service and Task (see ARCHITECTURE.md, "Handles and ownership"):
+//
+//   Service handle ──> ServiceFront ──> ServiceImpl <── Reaper (after the last handle is gone)
+//   Task handle ────> TaskImpl, and the ServiceFront (a task keeps its service alive)
+//   ServiceImpl ───> pending TaskImpls (its task table)
+//
+// ServiceFront exists so that "the last user handle is gone" is an event: its destructor hands
+// the ServiceImpl to the process-wide Reaper, which closes the worker's stdin, kills it after
+// the grace period and joins the service's threads, so that no user thread ever blocks on it.
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "appose/service.hpp"
+#include "appose/task.hpp"
+#include "codec.hpp"
+#include "platform/process.hpp"
+
+namespace appose::detail {
+
+class TaskImpl;
+
+/// Runs queued callbacks in order on one thread: listeners and debug output, off the I/O thread.
+class EventQueue {
+ public:
+  EventQueue() = default;
+  EventQueue(const EventQueue&) = delete;
+  EventQueue& operator=(const EventQueue&) = delete;
+  ~EventQueue();
+
+  /// Queues `fn`; starts the thread on first use.
+  void post(std::function<void()> fn);
+  /// Runs what is queued, then ends the thread. Must not be called on the queue's own thread.
+  void stop_and_join();
+  /// Whether the calling thread is this queue's thread.
+  [[nodiscard]] bool on_queue_thread() const noexcept;
+  /// Whether the calling thread is any EventQueue's thread.
+  static bool on_any_queue_thread() noexcept;
+
+ private:
+  void run();
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
+ public:
+  explicit ServiceImpl(ServiceConfig config);
+  ServiceImpl(const ServiceImpl&) = delete;
+  ServiceImpl& operator=(const ServiceImpl&) = delete;
+  ~ServiceImpl();
+
+  void set_init(std::string script);
+  void set_env(const std::map<std::string, std::optional<std::string>>& vars);
+  void set_debug(std::function<void(std::string_view)> cb);
+  void set_log(std::function<void(std::string_view)> cb);
+  void set_grace(std::chrono::milliseconds grace);
+  [[nodiscard]] std::chrono::milliseconds grace() const;
+  void set_front(std::weak_ptr<ServiceFront> front) { front_ = std::move(front); }
+  [[nodiscard]] std::shared_ptr<ServiceFront> front() const { return front_.lock(); }
+
+  void start();
+  /// Sends a started task's EXECUTE, or crashes it at once if the worker is gone.
+  void submit(const std::shared_ptr<TaskImpl>& task, const std::string& line);
+  void send_cancel(const std::string& task_id);
+  void close();
+  void kill();
+  std::optional<int> wait_for(std::optional<std::chrono::milliseconds> timeout);
+  [[nodiscard]] bool is_alive() const;
+  [[nodiscard]] bool exited() const;
+  [[nodiscard]] std::vector<std::string> invalid_lines() const;
+  [[nodiscard]] std::vector<std::string> error_lines() const;
+  [[nodiscard]] std::optional<WorkerInfo> worker_info() const;
+  [[nodiscard]] const ServiceConfig& config() const { return config_; }
+  [[nodiscard]] std::int64_t pid() const;
+  [[nodiscard]] codec::WriteOptions write_options() const;
+
+  /// Posts to the event thread.
+  void post(std::function<void()> fn) { events_.post(std::move(fn)); }
+  void log(std::string message);
+  void debug_service(std::string message);
+  [[nodiscard]] bool on_event_thread() const noexcept { return events_.on_queue_thread(); }
+
+  /// Called by the Reaper once the last handle is gone: EOF to the worker.
+  void release();
+  /// Called by the Reaper after the worker has exited (or by the destructor after killing it):
+  /// joins the I/O thread and the event thread.
+  void join_threads();
+
+ private:
+  void io_loop();
+  void handle_stdout_line(std::string_view line);
+  void handle_stderr_line(std::string line);
+  void record_invalid(std::string text, std::string_view why);
+  void finish_after_exit();
+  [[nodiscard]] std::string crash_report(int exit_code) const;
+  void debug(std::string_view prefix, std::string message);
+  void write_line(const std::string& line);
+  [[nodiscard]] std::shared_ptr<TaskImpl> find_task(const std::string& id);
+
+  const int id_;
+  ServiceConfig config_;
+  std::weak_ptr<ServiceFront> front_;
+
+  mutable std::mutex mu_;  // guards everything below that the I/O thread and callers share
+  std::condition_variable exited_cv_;
+  enum class State : std::uint8_t { idle, running, exited } state_ = State::idle;
+  std::string init_script_;
+  std::string init_file_;
+  std::function<void(std::string_view)> debug_cb_;
+  std::function<void(std::string_view)> log_cb_;
+  std::chrono::milliseconds grace_{5000};
+  Process process_;
+  bool exit_seen_ = false;
+  std::optional<int> exit_code_;
+  std::string dead_report_;
+  // Set once the pending tasks have been crashed (before state_ becomes exited, so that
+  // Service::wait_for() returns only after every pending task is CRASHED): from then on a
+  // submitted task is crashed at once instead of entering the table.
+  bool tasks_closed_ = false;
+  std::map<std::string, std::shared_ptr<TaskImpl>> tasks_;
+  std::vector<std::string> invalid_lines_;
+  std::vector<std::string> error_lines_;
+  std::optional<WorkerInfo> worker_info_;
+
+  // One whole line per write. Lock order: mu_ before write_mu_ (only start() takes both);
+  // a blocked write holds write_mu_ alone, so kill() and the I/O thread never wait for it.
+  std::mutex write_mu_;
+  bool stdin_closed_ = false;  // close() was called (by the user, or the Reaper)
+
+  std::thread io_thread_;  // ends once the worker has exited and its output is drained
+  EventQueue events_;
+};
+
+/// Owned by the user's Service handles (and Task handles); its destruction starts shutdown.
+class ServiceFront {
+ public:
+  explicit ServiceFront(std::shared_ptr<ServiceImpl> impl) : impl_(std::move(impl)) {}
+  ServiceFront(const ServiceFront&) = delete;
+  ServiceFront& operator=(const ServiceFront&) = delete;
+  ~ServiceFront();
+  [[nodiscard]] const std::shared_ptr<ServiceImpl>& impl() const noexcept { return impl_; }
+
+ private:
+  std::shared_ptr<ServiceImpl> impl_;
+};
+
+class TaskImpl : public std::enable_shared_from_this<TaskImpl> {
+ public:
+  TaskImpl(std::weak_ptr<ServiceImpl> service, std::string script, Args inputs,
+           std::optional<std::string> queue);
+
+  const std::string id_;
+  const std::string script_;
+  const std::optional<std::string> queue_;
+
+  Args& inputs() { return inputs_; }
+  void listen(TaskListener listener);
+  /// Sends the task. With `if_initial`, a task that another thread has started already is left
+  /// alone (Task::wait_for()); otherwise that is an error (Task::start()).
+  void start(const std::shared_ptr<ServiceFront>& front, bool if_initial = false);
+  bool wait(std::optional<std::chrono::milliseconds> timeout);
+  void cancel();
+
+  /// Applies a response from the worker (I/O thread). `front` may be null during shutdown.
+  void handle(codec::Response response);
+  /// Ends the task as CRASHED with `report` (worker gone).
+  void crash(std::string report);
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  TaskStatus status_ = TaskStatus::INITIAL;
+  bool started_ = false;  // start() has claimed the task (status_ may still read INITIAL)
+  bool settled_ = false;  // the terminal event's listeners have run
+  Args outputs_;
+  std::optional<std::string> error_;
+  std::optional<std::string> message_;
+  std::optional<std::int64_t> current_, maximum_;
+  Value info_;
+
+ private:
+  void apply(codec::Response&& response);
+  void settle();
+  void dispatch(TaskEvent event, bool terminal);
+  void run_listeners(const TaskEvent& event, bool terminal,
+                     const std::weak_ptr<ServiceImpl>& service);
+  [[nodiscard]] Args adopt_outputs(Args outputs) const;
+
+  std::weak_ptr<ServiceImpl> service_;
+  Args inputs_;
+  // Frozen once the task starts; read by the event thread only, which drops them after the
+  // terminal event (a listener capturing its Service must not keep it alive for ever).
+  std::vector<TaskListener> listeners_;
+};
+
+/// The process-wide finisher of released services (see the file comment).
+class Reaper {
+ public:
+  static Reaper& instance();
+  /// Takes over a service whose last handle is gone.
+  void adopt(std::shared_ptr<ServiceImpl> service);
+  /// A service's worker has exited: wake up to join it.
+  void notify();
+
+ private:
+  Reaper();
+  void run();
+  void drain_at_exit();
+
+  struct Job {
+    std::shared_ptr<ServiceImpl> service;
+    std::chrono::steady_clock::time_point deadline;
+    bool killed = false;
+  };
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Job> jobs_;
+};
+
+}  // namespace appose::detail

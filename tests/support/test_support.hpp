@@ -1,0 +1,45 @@
+#pragma once
+
+// Helpers shared by the tests: where the real peers are, and running a peer script.
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace appose::test {
+
+/// The peer virtual environment's python (APPOSE_PEER_PYTHON), if it exists.
+std::optional<std::string> peer_python();
+/// Whether a missing peer must fail the test (CI) rather than skip it.
+bool peers_required();
+/// The conformance/ folder of shared/ (APPOSE_CONFORMANCE_DIR).
+std::string conformance_dir();
+
+struct ProcessResult {
+  int exit_code = -1;  ///< exit status, or -signal
+  std::string out;
+  std::string err;
+};
+
+/// Runs `argv` to completion (no shell), feeding `input` on stdin, capturing stdout/stderr.
+ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input = {});
+
+/// Runs a Python script with the peer's interpreter: `python -c script args...`.
+ProcessResult run_python(const std::string& script, const std::vector<std::string>& args = {},
+                         const std::string& input = {});
+
+}  // namespace appose::test
+
+/// Skips the test (loudly) when the appose-python peer is missing, or fails it when peers are
+/// required (CI). Use at the top of every interop test that needs the Python peer.
+#define APPOSE_REQUIRE_PYTHON_PEER()                                                    \
+  do {                                                                                  \
+    if (!::appose::test::peer_python()) {                                               \
+      if (::appose::test::peers_required()) {                                           \
+        FAIL() << "appose-python peer missing (APPOSE_PEER_PYTHON); run scripts/peers.sh"; \
+      }                                                                                 \
+      GTEST_SKIP() << "*** SKIPPED: appose-python peer missing; run scripts/peers.sh ***"; \
+    }                                                                                   \
+  } while (0)

@@ -8,11 +8,11 @@
 
 #include <appose/appose.hpp>
 
+#include <fmt/format.h>
+#include <poll.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fmt/format.h>
-#include <poll.h>
 #include <string>
 #include <vector>
 
@@ -28,7 +28,9 @@ struct Stats {
 
 Stats stats(std::vector<double> us) {
   std::sort(us.begin(), us.end());
-  auto at = [&](double q) { return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))]; };
+  auto at = [&](double q) {
+    return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))];
+  };
   return {at(0.5), at(0.99)};
 }
 
@@ -49,10 +51,12 @@ std::string read_line(int fd, std::string& buffer) {
 
 std::vector<double> raw_floor(const std::string& python, int iterations) {
   appose::detail::SpawnOptions options;
-  options.argv = {python, "-u", "-c",
-                  "import sys\nfor line in sys.stdin:\n    sys.stdout.write(line)\n    sys.stdout.flush()"};
+  options.argv = {
+      python, "-u", "-c",
+      "import sys\nfor line in sys.stdin:\n    sys.stdout.write(line)\n    sys.stdout.flush()"};
   auto process = appose::detail::Process::spawn(options);
-  std::string buffer, ping = "{\"task\":\"0123456789abcdef0123456789abcdef\",\"requestType\":\"PING\"}\n";
+  std::string buffer,
+      ping = "{\"task\":\"0123456789abcdef0123456789abcdef\",\"requestType\":\"PING\"}\n";
   std::vector<double> us;
   for (int i = 0; i < iterations + 20; ++i) {
     auto t0 = Clock::now();
@@ -129,7 +133,8 @@ int main(int argc, char** argv) {
     fmt::print("empty-task round trip, {} iterations each (after 20 warm-up), microseconds\n",
                iterations);
     fmt::print("{:<44} {:>10} {:>10}\n", "", "median", "p99");
-    fmt::print("{:<44} {:>10.1f} {:>10.1f}\n", "raw pipe ping-pong (floor)", raw.median_us, raw.p99_us);
+    fmt::print("{:<44} {:>10.1f} {:>10.1f}\n", "raw pipe ping-pong (floor)", raw.median_us,
+               raw.p99_us);
     fmt::print("{:<44} {:>10.1f} {:>10.1f}\n", "appose-cpp service -> python worker", cpp.median_us,
                cpp.p99_us);
     fmt::print("{:<44} {:>10.1f} {:>10.1f}\n", "appose-python service -> python worker",

@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
     // 64 x 64 float32 image, filled in C++: only its block name, dtype and shape cross the pipe.
     appose::NDArray image(appose::DType::float32, appose::Shape{64, 64});
     auto pixels = image.span<float>();
-    for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<float>(i % 64);
+    for (std::size_t i = 0; i < pixels.size(); ++i)
+      pixels[i] = static_cast<float>(i % 64);
 
     const char* script = R"(
 import numpy as np
@@ -46,7 +47,8 @@ float(pixels.mean())
 
     auto mask = task.outputs().at("mask").get<appose::NDArray>();
     std::size_t on = 0;
-    for (std::uint8_t m : mask.span<std::uint8_t>()) on += m;
+    for (std::uint8_t m : mask.span<std::uint8_t>())
+      on += m;
     std::printf("mean computed by Python: %g\n", task.result().get<double>());
     std::printf("mask made by Python, read in C++: %zu of %zu pixels set\n", on,
                 static_cast<std::size_t>(mask.size()));

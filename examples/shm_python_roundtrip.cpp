@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   }
   appose::NDArray image(appose::DType::float32, appose::Shape{2, 3});
   auto pixels = image.span<float>();
-  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<float>(i);
+  for (std::size_t i = 0; i < pixels.size(); ++i)
+    pixels[i] = static_cast<float>(i);
 
   // The wire form is all the other process needs.
   std::string wire = appose::Value(image).to_json().dump();
@@ -37,7 +38,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("C++ sees:");
-  for (float x : pixels) std::printf(" %g", static_cast<double>(x));
+  for (float x : pixels)
+    std::printf(" %g", static_cast<double>(x));
   std::printf("\n");
   return 0;
 }

@@ -7,6 +7,7 @@ packages=(
   cmake ninja-build g++ ccache pkg-config clang-format
   nlohmann-json3-dev libfmt-dev libgtest-dev libgmock-dev googletest
   python3 python3-venv util-linux
+  openjdk-17-jdk-headless maven
 )
 
 missing=()

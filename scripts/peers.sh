@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the interoperability tests talk to, into .peers/ (or $APPOSE_PEERS_DIR):
-#   .peers/venv   a Python virtual environment with appose (appose-python), numpy and uv.
+#   .peers/venv       a Python virtual environment with appose (appose-python), numpy and uv;
+#   .peers/java/lib   appose-java and its runtime dependencies (Groovy among them), from Maven.
 # Idempotent and cached: a second run with everything in place does nothing but check.
 set -euo pipefail
 
@@ -23,3 +24,17 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 echo "peers: appose-python $APPOSE_PY_VERSION ready in $venv"
+
+# appose-java: the version is pinned in scripts/java/pom.xml. 0.12.0 is what the spec targets,
+# but this machine's Maven registry serves appose-java only up to 0.9.0 (the newest available).
+java_lib="$peers/java/lib"
+java_version=$(sed -n 's:.*<appose.java.version>\(.*\)</appose.java.version>.*:\1:p' "$here/scripts/java/pom.xml")
+java_stamp="$java_lib/.appose-java-$java_version"
+if [ ! -f "$java_stamp" ]; then
+  echo "peers: fetching appose-java $java_version and its dependencies into $java_lib"
+  rm -rf "$java_lib"
+  mvn -q -B -f "$here/scripts/java/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$java_lib"
+  touch "$java_stamp"
+fi
+echo "peers: appose-java $java_version ready in $java_lib"

@@ -123,10 +123,14 @@ std::string sanitize_utf8(std::string_view s) {
   return out;
 }
 
-bool is_json_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_json_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 // Wider than JSON's set: a stray form feed or vertical tab on a line is not worth recording.
-bool is_line_space(char c) noexcept { return is_json_space(c) || c == '\v' || c == '\f'; }
+bool is_line_space(char c) noexcept {
+  return is_json_space(c) || c == '\v' || c == '\f';
+}
 
 // ---------------------------------------------------------------------------------------------
 // Writer
@@ -141,8 +145,8 @@ void write_double(std::string& out, double d) {
   }
   std::array<char, 64> buf{};
   // Without a precision, to_chars gives the shortest representation that round-trips.
-  auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), d,
-                                 std::chars_format::scientific);
+  auto [end, ec] =
+      std::to_chars(buf.data(), buf.data() + buf.size(), d, std::chars_format::scientific);
   std::string_view sci(buf.data(), static_cast<std::size_t>(end - buf.data()));
   if (sci.front() == '-') {
     out += '-';
@@ -192,7 +196,8 @@ void write_double(std::string& out, double d) {
 // Byte classes of ASCII for string writing: 0 = copy as is; otherwise the escape.
 constexpr std::array<char, 128> make_escape_table() {
   std::array<char, 128> t{};
-  for (std::size_t c = 0; c < 0x20; ++c) t[c] = 'u';
+  for (std::size_t c = 0; c < 0x20; ++c)
+    t[c] = 'u';
   t[0x7F] = 'u';  // Python's ensure_ascii escapes DEL too
   t['"'] = '"';
   t['\\'] = '\\';
@@ -285,7 +290,8 @@ class Writer {
     const unsigned char* end = p + s.size();
     while (p < end) {
       const unsigned char* run = p;
-      while (p < end && *p < 0x80U && kEscape[*p] == 0) ++p;
+      while (p < end && *p < 0x80U && kEscape[*p] == 0)
+        ++p;
       out_.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
       if (p == end) break;
       if (*p < 0x80U) {
@@ -355,7 +361,8 @@ class Writer {
     std::string_view d = b.digits;
     std::string_view magnitude = d.starts_with('-') ? d.substr(1) : d;
     bool ok = !magnitude.empty() && (magnitude.size() == 1 || magnitude.front() != '0');
-    for (char c : magnitude) ok = ok && c >= '0' && c <= '9';
+    for (char c : magnitude)
+      ok = ok && c >= '0' && c <= '9';
     if (!ok) {
       throw ProtocolError(fmt::format("the big integer at {} is not a decimal integer: '{}'",
                                       where(), sanitize_utf8(d)));
@@ -437,7 +444,8 @@ class Writer {
 // (Bytes >= 0x80 are checked as UTF-8; control characters must be escaped in JSON.)
 constexpr std::array<bool, 256> make_plain_table() {
   std::array<bool, 256> t{};
-  for (std::size_t c = 0x20; c < 0x80; ++c) t[c] = true;
+  for (std::size_t c = 0x20; c < 0x80; ++c)
+    t[c] = true;
   t['"'] = false;
   t['\\'] = false;
   return t;
@@ -493,7 +501,8 @@ class Reader {
   }
 
   void skip_space() noexcept {
-    while (p_ < end_ && is_json_space(*p_)) ++p_;
+    while (p_ < end_ && is_json_space(*p_))
+      ++p_;
   }
 
   [[nodiscard]] std::size_t position() const noexcept { return offset(p_); }
@@ -603,7 +612,8 @@ class Reader {
       char c = *q;
       if (c == '"') {
         ++q;
-        while (q < stop && *q != '"') q += (*q == '\\' && stop - q > 1) ? 2 : 1;
+        while (q < stop && *q != '"')
+          q += (*q == '\\' && stop - q > 1) ? 2 : 1;
         if (q == stop) break;
       } else if (c == '[' || c == '{') {
         ++nesting;
@@ -631,7 +641,8 @@ class Reader {
     const char* run = p_;
     auto flush = [&] { s.append(run, p_); };
     while (true) {
-      while (p_ < end_ && kPlain[static_cast<unsigned char>(*p_)]) ++p_;
+      while (p_ < end_ && kPlain[static_cast<unsigned char>(*p_)])
+        ++p_;
       if (p_ == end_) return fail("unterminated string");
       auto c = static_cast<unsigned char>(*p_);
       if (c == '"') {
@@ -713,8 +724,8 @@ class Reader {
     p_ += 6;
     if (unit >= 0xD800U && unit <= 0xDBFFU) {
       unsigned low = 0;
-      if (end_ - p_ >= 6 && p_[0] == '\\' && p_[1] == 'u' && hex4(p_ + 2, low) &&
-          low >= 0xDC00U && low <= 0xDFFFU) {
+      if (end_ - p_ >= 6 && p_[0] == '\\' && p_[1] == 'u' && hex4(p_ + 2, low) && low >= 0xDC00U &&
+          low <= 0xDFFFU) {
         p_ += 6;
         append_utf8(s, 0x10000U + ((unit - 0xD800U) << 10U) + (low - 0xDC00U));
         return true;
@@ -755,21 +766,24 @@ class Reader {
     if (*p_ == '0') {
       ++p_;
     } else {
-      while (p_ < end_ && digit(*p_)) ++p_;
+      while (p_ < end_ && digit(*p_))
+        ++p_;
     }
     bool integral = true;
     if (p_ < end_ && *p_ == '.') {
       integral = false;
       ++p_;
       if (p_ == end_ || !digit(*p_)) return fail("invalid number: digits expected after '.'");
-      while (p_ < end_ && digit(*p_)) ++p_;
+      while (p_ < end_ && digit(*p_))
+        ++p_;
     }
     if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
       integral = false;
       ++p_;
       if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
       if (p_ == end_ || !digit(*p_)) return fail("invalid number: digits expected in exponent");
-      while (p_ < end_ && digit(*p_)) ++p_;
+      while (p_ < end_ && digit(*p_))
+        ++p_;
     }
     if (integral) {
       std::int64_t i = 0;
@@ -817,7 +831,8 @@ class LineSplitter {
     std::size_t bracket_floor = 0;
     while (i < line_.size()) {
       std::size_t c = i;
-      while (c < line_.size() && line_[c] != '{' && (line_[c] != '[' || c < bracket_floor)) ++c;
+      while (c < line_.size() && line_[c] != '{' && (line_[c] != '[' || c < bracket_floor))
+        ++c;
       if (c == line_.size()) break;
       Reader reader(line_, c);
       Value v;
@@ -862,11 +877,14 @@ class LineSplitter {
     std::size_t b = end;
     bool whole_line = !before_message && out_.messages.empty();
     if (!whole_line) {
-      while (a < b && is_line_space(line_[a])) ++a;
-      while (b > a && is_line_space(line_[b - 1])) --b;
+      while (a < b && is_line_space(line_[a]))
+        ++a;
+      while (b > a && is_line_space(line_[b - 1]))
+        --b;
     }
     bool blank = true;
-    for (std::size_t k = a; k < b && blank; ++k) blank = is_line_space(line_[k]);
+    for (std::size_t k = a; k < b && blank; ++k)
+      blank = is_line_space(line_[k]);
     if (!blank) {
       out_.invalid.push_back(sanitize_utf8(line_.substr(a, b - a)));
       std::string why;
@@ -999,7 +1017,8 @@ class Resolver {
   std::string string_field(const Args& o, std::string_view type, std::string_view key) const {
     const Value* v = o.find(key);
     if (v == nullptr) malformed(type, fmt::format("no '{}'", key));
-    if (!v->is_string()) malformed(type, fmt::format("'{}' is {}, not a string", key, describe(*v)));
+    if (!v->is_string())
+      malformed(type, fmt::format("'{}' is {}, not a string", key, describe(*v)));
     return std::get<std::string>(v->variant());
   }
 
@@ -1008,7 +1027,8 @@ class Resolver {
     try {
       return v->get<std::uint64_t>();
     } catch (const TypeError&) {
-      malformed(type, fmt::format("'{}' must be a non-negative integer, not {}", key, describe(*v)));
+      malformed(type,
+                fmt::format("'{}' must be a non-negative integer, not {}", key, describe(*v)));
     }
   }
 
@@ -1027,7 +1047,8 @@ class Resolver {
     if (shape == nullptr) malformed("ndarray", "no 'shape'");
     if (!shape->is_array()) malformed("ndarray", "'shape' is not an array");
     std::vector<std::uint64_t> dims;
-    for (const Value& d : shape->as_array()) dims.push_back(size_field(&d, "ndarray", "shape"));
+    for (const Value& d : shape->as_array())
+      dims.push_back(size_field(&d, "ndarray", "shape"));
     Value* block = o.find("shm");
     if (block == nullptr) malformed("ndarray", "no 'shm'");
     path_.emplace_back("shm");
@@ -1081,8 +1102,8 @@ Value parse(std::string_view text) {
   Reader reader(text);
   Value v;
   if (!reader.value(v)) {
-    throw ProtocolError(fmt::format("invalid JSON at byte {}: {}", reader.error_position(),
-                                    reader.error()));
+    throw ProtocolError(
+        fmt::format("invalid JSON at byte {}: {}", reader.error_position(), reader.error()));
   }
   reader.skip_space();
   if (!reader.at_end()) {
@@ -1153,8 +1174,7 @@ std::string encode_response(const Response& response, const WriteOptions& option
     return out;
   }
   if (!response.task) {
-    throw ProtocolError(
-        fmt::format("a {} response needs a task id", to_string(response.type)));
+    throw ProtocolError(fmt::format("a {} response needs a task id", to_string(response.type)));
   }
   // Payload first, then task and responseType: the order of appose-python's worker.
   out += '{';
@@ -1245,6 +1265,11 @@ Response to_response(Args message) {
     throw ProtocolError(
         fmt::format("response with an unknown responseType '{}'", sanitize_utf8(*type)));
   }
+  if (*parsed == ResponseType::CRASH) {
+    // The service makes CRASH up when a worker dies; appose-python 0.12 ignores one that
+    // arrives on the wire, and so does this reader (the task is left as it was).
+    throw ProtocolError("response with responseType CRASH, which no worker sends");
+  }
   r.type = *parsed;
   r.task = take_string(message, "task", what);
   switch (r.type) {
@@ -1258,7 +1283,6 @@ Response to_response(Args message) {
       r.outputs = take_object(message, "outputs", what);
       break;
     case ResponseType::FAILURE:
-    case ResponseType::CRASH:
       if (Value* error = message.find("error"); error != nullptr && !error->is_null()) {
         // A script may fail with any object (Python's task.fail(obj)); a terminal response
         // must not be lost over its type, so a non-string error is kept as its JSON text.
@@ -1275,16 +1299,20 @@ Response to_response(Args message) {
   return r;
 }
 
-Value resolve(Value value, const std::function<WorkerObject(std::string var_name)>& make_worker_object) {
+Value resolve(Value value,
+              const std::function<WorkerObject(std::string var_name)>& make_worker_object) {
   Resolver(make_worker_object).value(value);
   return value;
 }
 
-Args resolve(Args args, const std::function<WorkerObject(std::string var_name)>& make_worker_object) {
+Args resolve(Args args,
+             const std::function<WorkerObject(std::string var_name)>& make_worker_object) {
   Resolver(make_worker_object).members(args);
   return args;
 }
 
-bool has_non_finite(const Value& value) noexcept { return non_finite(value); }
+bool has_non_finite(const Value& value) noexcept {
+  return non_finite(value);
+}
 
 }  // namespace appose::detail::codec

@@ -74,13 +74,13 @@ struct Request {
 /// A response, as a service reads it.
 struct Response {
   ResponseType type = ResponseType::LAUNCH;
-  std::optional<std::string> task;      // absent only for HELLO (and broken workers)
-  std::optional<std::string> message;   // UPDATE
-  std::optional<std::int64_t> current;  // UPDATE
-  std::optional<std::int64_t> maximum;  // UPDATE
-  Value info;                           // UPDATE (null if absent)
-  Args outputs;                         // COMPLETION
-  std::optional<std::string> error;     // FAILURE
+  std::optional<std::string> task;            // absent only for HELLO (and broken workers)
+  std::optional<std::string> message;         // UPDATE
+  std::optional<std::int64_t> current;        // UPDATE
+  std::optional<std::int64_t> maximum;        // UPDATE
+  Value info;                                 // UPDATE (null if absent)
+  Args outputs;                               // COMPLETION
+  std::optional<std::string> error;           // FAILURE
   std::optional<std::string> implementation;  // HELLO
   std::optional<std::string> version;         // HELLO
 };

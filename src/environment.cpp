@@ -1,7 +1,7 @@
 #include "appose/environment.hpp"
 
-#include <filesystem>
 #include <fmt/format.h>
+#include <filesystem>
 
 #include "platform/process.hpp"
 
@@ -48,7 +48,8 @@ Service Environment::service(const std::vector<std::string>& exes, std::vector<s
   ServiceConfig config;
   config.cwd = base_;
   config.kind = kind;
-  for (const auto& [k, v] : env_vars_) config.env[k] = v;
+  for (const auto& [k, v] : env_vars_)
+    config.env[k] = v;
   config.command = launch_args_;
   if (!launch_args_.empty()) {
     // The launcher (pixi run, micromamba run) activates the environment and finds the
@@ -56,7 +57,8 @@ Service Environment::service(const std::vector<std::string>& exes, std::vector<s
     config.command.push_back(exes.front());
   } else {
     std::vector<std::string> dirs = bin_paths_;
-    for (auto& d : detail::path_dirs()) dirs.push_back(std::move(d));
+    for (auto& d : detail::path_dirs())
+      dirs.push_back(std::move(d));
     std::string found;
     for (const auto& exe : exes) {
       // Each candidate in turn: under the bin paths, then PATH; a relative path such as
@@ -78,7 +80,8 @@ Service Environment::service(const std::vector<std::string>& exes, std::vector<s
     // there. Not canonical: a venv's python must be run through its own symlink.
     config.command.push_back(std::filesystem::absolute(found).lexically_normal().string());
   }
-  for (auto& a : args) config.command.push_back(std::move(a));
+  for (auto& a : args)
+    config.command.push_back(std::move(a));
   return Service(std::move(config));
 }
 

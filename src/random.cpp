@@ -37,7 +37,7 @@ std::string random_hex(std::size_t n) {
 
 std::string uuid4_hex() {
   std::string id = random_hex(32);
-  id[12] = '4';                                    // version 4
+  id[12] = '4';                                             // version 4
   id[16] = "89ab"[static_cast<unsigned char>(id[16]) % 4];  // RFC 4122 variant
   return id;
 }

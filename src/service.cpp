@@ -5,14 +5,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fmt/format.h>
 
 #include "service_impl.hpp"
 
@@ -27,10 +28,12 @@ namespace {
 constexpr std::size_t kMaxStdoutLine = std::size_t{1} << 30;
 // stderr lines are free text: keep the first part of an overlong one.
 constexpr std::size_t kMaxStderrLine = std::size_t{1} << 20;
-// After the worker exits, stdout is read until EOF or until it has been quiet this long (a
-// forked grandchild may hold the pipe open), and never longer than kDrainCap.
+// After the worker exits, its stdout and stderr are read until EOF or until nothing has come
+// for kDrainQuiet (a forked grandchild may hold the pipes open for seconds). Quiet is idle
+// time only: the time spent handling what was read never counts, so a slow decode cannot cut
+// completed responses off. kDrainCap bounds the drain for a grandchild that keeps writing.
 constexpr auto kDrainQuiet = std::chrono::milliseconds(20);
-constexpr auto kDrainCap = std::chrono::milliseconds(60);
+constexpr auto kDrainCap = std::chrono::milliseconds(250);
 
 std::atomic<int> next_service_id{0};
 
@@ -95,6 +98,33 @@ void EventQueue::post(std::function<void()> fn) {
   cv_.notify_one();
 }
 
+void EventQueue::flush() {
+  if (on_queue_thread()) return;
+  // Shared with the marker: the waiter may return (and leave) while the queue's thread is
+  // still inside notify_all().
+  struct Marker {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool reached = false;
+  };
+  auto marker = std::make_shared<Marker>();
+  {
+    // Checked and queued under one lock: a marker queued after stop_and_join() took the queue
+    // would never run.
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    queue_.emplace_back([marker] {
+      std::lock_guard marker_lock(marker->mu);
+      marker->reached = true;
+      marker->cv.notify_all();
+    });
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    cv_.notify_one();
+  }
+  std::unique_lock lock(marker->mu);
+  marker->cv.wait(lock, [&] { return marker->reached; });
+}
+
 void EventQueue::stop_and_join() {
   {
     std::lock_guard lock(mu_);
@@ -108,11 +138,16 @@ void EventQueue::stop_and_join() {
     std::lock_guard lock(mu_);
     rest.swap(queue_);
   }
-  for (auto& fn : rest) fn();
+  for (auto& fn : rest)
+    fn();
 }
 
-bool EventQueue::on_queue_thread() const noexcept { return current_queue == this; }
-bool EventQueue::on_any_queue_thread() noexcept { return current_queue != nullptr; }
+bool EventQueue::on_queue_thread() const noexcept {
+  return current_queue == this;
+}
+bool EventQueue::on_any_queue_thread() noexcept {
+  return current_queue != nullptr;
+}
 
 void EventQueue::run() {
   current_queue = this;
@@ -123,7 +158,7 @@ void EventQueue::run() {
     auto fn = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
-    fn();  // callbacks catch their own exceptions
+    fn();          // callbacks catch their own exceptions
     fn = nullptr;  // destroy captured handles outside the lock
     lock.lock();
   }
@@ -158,7 +193,8 @@ void ServiceImpl::set_init(std::string script) {
 void ServiceImpl::set_env(const std::map<std::string, std::optional<std::string>>& vars) {
   std::lock_guard lock(mu_);
   if (state_ != State::idle) throw Error("Service::env(): the service has already started");
-  for (const auto& [k, v] : vars) config_.env[k] = v;
+  for (const auto& [k, v] : vars)
+    config_.env[k] = v;
 }
 
 void ServiceImpl::set_debug(std::function<void(std::string_view)> cb) {
@@ -277,7 +313,7 @@ void ServiceImpl::submit(const std::shared_ptr<TaskImpl>& task, const std::strin
     if (tasks_closed_) {
       std::string report = dead_report_;
       lock.unlock();
-      task->crash(std::move(report));
+      TaskImpl::release(task, task->crash(std::move(report)));
       return;
     }
     tasks_[task->id_] = task;
@@ -331,7 +367,12 @@ std::optional<int> ServiceImpl::wait_for(std::optional<std::chrono::milliseconds
   } else {
     exited_cv_.wait(lock, done);
   }
-  return exit_code_;
+  std::optional<int> code = exit_code_;
+  lock.unlock();
+  // Everything the worker wrote has been read; let the callbacks about it (listeners, debug,
+  // log) run too, so that the caller may drop what they capture once this returns.
+  events_.flush();
+  return code;
 }
 
 bool ServiceImpl::is_alive() const {
@@ -381,7 +422,9 @@ void ServiceImpl::debug(std::string_view prefix, std::string message) {
   });
 }
 
-void ServiceImpl::debug_service(std::string message) { debug("SERVICE", std::move(message)); }
+void ServiceImpl::debug_service(std::string message) {
+  debug("SERVICE", std::move(message));
+}
 
 void ServiceImpl::log(std::string message) {
   std::function<void(std::string_view)> cb;
@@ -429,11 +472,13 @@ void ServiceImpl::handle_stdout_line(std::string_view line) {
     }
     if (response.type == ResponseType::HELLO) {
       std::lock_guard lock(mu_);
-      worker_info_ = WorkerInfo{response.implementation.value_or(""), response.version.value_or("")};
+      worker_info_ =
+          WorkerInfo{response.implementation.value_or(""), response.version.value_or("")};
       continue;
     }
     if (!response.task) {
-      debug_service("Invalid service message (no task): " + codec::write(Value(std::move(message))));
+      debug_service("Invalid service message (no task): " +
+                    codec::write(Value(std::move(message))));
       continue;
     }
     auto task = find_task(*response.task);
@@ -445,7 +490,8 @@ void ServiceImpl::handle_stdout_line(std::string_view line) {
       std::lock_guard lock(mu_);
       tasks_.erase(*response.task);
     }
-    task->handle(std::move(response));
+    auto applied = task->handle(std::move(response));
+    TaskImpl::release(std::move(task), applied);
   }
 }
 
@@ -483,7 +529,7 @@ void ServiceImpl::io_loop() {
   const int out_fd = process_.stdout_fd(), err_fd = process_.stderr_fd();
   const int exit_fd = process_.exit_fd();
   bool out_open = true, err_open = true, exited = false;
-  std::chrono::steady_clock::time_point exit_time, last_data;
+  std::chrono::steady_clock::time_point exit_time;
   std::vector<char> buf(std::size_t{1} << 16);
 
   while (true) {
@@ -501,23 +547,23 @@ void ServiceImpl::io_loop() {
     int timeout_ms = -1;
     if (exited) {
       if (!out_open && !err_open) break;
-      auto now = std::chrono::steady_clock::now();
-      auto quiet_end = last_data + kDrainQuiet, cap_end = exit_time + kDrainCap;
-      auto end = std::min(quiet_end, cap_end);
-      if (now >= end) break;
-      timeout_ms = static_cast<int>(
-          std::chrono::duration_cast<std::chrono::milliseconds>(end - now).count() + 1);
+      auto left = exit_time + kDrainCap - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) break;
+      auto wait = std::min<std::chrono::steady_clock::duration>(kDrainQuiet, left);
+      timeout_ms =
+          static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count() + 1);
     } else if (exit_fd < 0) {
       // No pidfd (old kernel): look at the process state whenever output pauses.
       timeout_ms = 50;
     }
     int rc = ::poll(fds.data(), n, timeout_ms);
     if (rc < 0 && errno != EINTR) break;
+    if (rc == 0 && exited) break;  // quiet since the worker exited
     if (rc <= 0 && !exited && exit_fd < 0) {
       std::lock_guard lock(mu_);
       if (process_.try_reap()) {
         exited = exit_seen_ = true;
-        exit_time = last_data = std::chrono::steady_clock::now();
+        exit_time = std::chrono::steady_clock::now();
       }
       continue;
     }
@@ -532,7 +578,6 @@ void ServiceImpl::io_loop() {
         splitter.finish(on_line);
         return;
       }
-      last_data = std::chrono::steady_clock::now();
       splitter.feed(std::string_view(buf.data(), static_cast<std::size_t>(r)), on_line);
     };
     drain(out_i, out_fd, out_open, out_lines, on_out);
@@ -540,7 +585,7 @@ void ServiceImpl::io_loop() {
 
     if (exit_i >= 0 && fds[static_cast<std::size_t>(exit_i)].revents != 0) {
       exited = true;
-      exit_time = last_data = std::chrono::steady_clock::now();
+      exit_time = std::chrono::steady_clock::now();
       std::lock_guard lock(mu_);
       exit_seen_ = true;
     }
@@ -557,7 +602,8 @@ std::string ServiceImpl::crash_report(int exit_code) const {
     if (v.empty()) {
       report += "<none>\n";
     } else {
-      for (const auto& l : v) report += l + "\n";
+      for (const auto& l : v)
+        report += l + "\n";
     }
   };
   lines(invalid_lines_);
@@ -590,7 +636,10 @@ void ServiceImpl::finish_after_exit() {
     debug_service(fmt::format("<worker process terminated with {} pending task{}>", pending.size(),
                               pending.size() == 1 ? "" : "s"));
   }
-  for (auto& [id, task] : pending) task->crash(report);
+  for (auto& [id, task] : pending) {
+    auto applied = task->crash(report);
+    TaskImpl::release(std::move(task), applied);
+  }
   pending.clear();
   if (!init_file_.empty()) {
     std::remove(init_file_.c_str());  // the worker deletes it only when the script succeeds
@@ -642,7 +691,9 @@ Reaper& Reaper::instance() {
   return *reaper;
 }
 
-Reaper::Reaper() { std::thread([this] { run(); }).detach(); }
+Reaper::Reaper() {
+  std::thread([this] { run(); }).detach();
+}
 
 void Reaper::adopt(std::shared_ptr<ServiceImpl> service) {
   if (service->pid() < 0) return;  // never started: nothing to finish
@@ -679,7 +730,8 @@ void Reaper::run() {
     }
     if (!finished.empty()) {
       lock.unlock();
-      for (auto& s : finished) s->join_threads();
+      for (auto& s : finished)
+        s->join_threads();
       finished.clear();  // destroys the services here, on the reaper's thread
       lock.lock();
       cv_.notify_all();
@@ -694,11 +746,14 @@ void Reaper::run() {
 }
 
 void Reaper::drain_at_exit() {
-  // At exit, give released workers their grace period (they have EOF already; an idle Python
-  // worker exits at once), then kill what is left, so the host never leaves workers behind.
+  // At exit, wait for the released workers: they have EOF already (an idle Python worker exits
+  // at once), and the reaper thread kills those still running at the end of their grace
+  // period, so the host leaves no worker behind. Services still held by live handles are not
+  // waited for: their workers read EOF when this process's end closes the pipes.
   std::unique_lock lock(mu_);
   auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  for (const auto& job : jobs_) limit = std::max(limit, job.deadline + std::chrono::seconds(1));
+  for (const auto& job : jobs_)
+    limit = std::max(limit, job.deadline + std::chrono::seconds(1));
   cv_.wait_until(lock, limit, [&] { return jobs_.empty(); });
 }
 
@@ -749,17 +804,35 @@ Task Service::task(std::string script, Args inputs, std::optional<std::string> q
   return Task(std::move(impl), front_);
 }
 
-void Service::close() { front_->impl()->close(); }
-void Service::kill() { front_->impl()->kill(); }
-int Service::wait_for() { return *front_->impl()->wait_for(std::nullopt); }
+void Service::close() {
+  front_->impl()->close();
+}
+void Service::kill() {
+  front_->impl()->kill();
+}
+int Service::wait_for() {
+  return *front_->impl()->wait_for(std::nullopt);
+}
 std::optional<int> Service::wait_for(std::chrono::milliseconds timeout) {
   return front_->impl()->wait_for(timeout);
 }
-bool Service::is_alive() const { return front_->impl()->is_alive(); }
-std::vector<std::string> Service::invalid_lines() const { return front_->impl()->invalid_lines(); }
-std::vector<std::string> Service::error_lines() const { return front_->impl()->error_lines(); }
-std::optional<WorkerInfo> Service::worker_info() const { return front_->impl()->worker_info(); }
-const ServiceConfig& Service::config() const { return front_->impl()->config(); }
-std::int64_t Service::pid() const { return front_->impl()->pid(); }
+bool Service::is_alive() const {
+  return front_->impl()->is_alive();
+}
+std::vector<std::string> Service::invalid_lines() const {
+  return front_->impl()->invalid_lines();
+}
+std::vector<std::string> Service::error_lines() const {
+  return front_->impl()->error_lines();
+}
+std::optional<WorkerInfo> Service::worker_info() const {
+  return front_->impl()->worker_info();
+}
+const ServiceConfig& Service::config() const {
+  return front_->impl()->config();
+}
+std::int64_t Service::pid() const {
+  return front_->impl()->pid();
+}
 
 }  // namespace appose

@@ -41,6 +41,9 @@ class EventQueue {
 
   /// Queues `fn`; starts the thread on first use.
   void post(std::function<void()> fn);
+  /// Waits until everything queued before this call has run. Returns at once on the queue's
+  /// own thread (it would wait for itself) and on a stopped queue.
+  void flush();
   /// Runs what is queued, then ends the thread. Must not be called on the queue's own thread.
   void stop_and_join();
   /// Whether the calling thread is this queue's thread.
@@ -159,6 +162,28 @@ class ServiceFront {
   std::shared_ptr<ServiceImpl> impl_;
 };
 
+/// Where Task::wait_for() waits. Kept apart from the TaskImpl, which owns the outputs (and so
+/// their shared-memory blocks), so that an internal thread can drop its last reference to the
+/// task *before* it wakes the waiters: once wait_for() returns, the caller's handles are the
+/// only ones left, and dropping them releases the outputs at once, deterministically.
+class TaskWaiters {
+ public:
+  /// The terminal state is set and the I/O side holds the task no more. `settled`: no listener
+  /// is left to run (else settled() follows from the event thread).
+  void finished(bool settled);
+  /// The terminal event's listeners have run and the event thread holds the task no more.
+  void settled();
+  /// On an event thread (a listener waiting for a task) only `finished` counts, or a listener
+  /// waiting for its own task would wait for itself.
+  bool wait(bool on_event_thread, std::optional<std::chrono::milliseconds> timeout);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool finished_ = false;
+  bool settled_ = false;
+};
+
 class TaskImpl : public std::enable_shared_from_this<TaskImpl> {
  public:
   TaskImpl(std::weak_ptr<ServiceImpl> service, std::string script, Args inputs,
@@ -176,16 +201,22 @@ class TaskImpl : public std::enable_shared_from_this<TaskImpl> {
   bool wait(std::optional<std::chrono::milliseconds> timeout);
   void cancel();
 
-  /// Applies a response from the worker (I/O thread). `front` may be null during shutdown.
-  void handle(codec::Response response);
+  /// What applying a response did; see release().
+  struct Applied {
+    bool terminal = false;   // this response ended the task
+    bool listeners = false;  // ...and its listeners will run on the event thread
+  };
+  /// Applies a response from the worker (I/O thread).
+  [[nodiscard]] Applied handle(codec::Response response);
   /// Ends the task as CRASHED with `report` (worker gone).
-  void crash(std::string report);
+  [[nodiscard]] Applied crash(std::string report);
+  /// Drops the caller's reference to `task`, then wakes its waiters if `applied` ended it. Every
+  /// internal thread that ends a task goes through here (see TaskWaiters).
+  static void release(std::shared_ptr<TaskImpl> task, Applied applied);
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   TaskStatus status_ = TaskStatus::INITIAL;
-  bool started_ = false;  // start() has claimed the task (status_ may still read INITIAL)
-  bool settled_ = false;  // the terminal event's listeners have run
+  bool started_ = false;  // a start() has sent the task (or crashed it), or is about to
   Args outputs_;
   std::optional<std::string> error_;
   std::optional<std::string> message_;
@@ -193,13 +224,14 @@ class TaskImpl : public std::enable_shared_from_this<TaskImpl> {
   Value info_;
 
  private:
-  void apply(codec::Response&& response);
-  void settle();
+  Applied apply(codec::Response&& response);
   void dispatch(TaskEvent event, bool terminal);
   void run_listeners(const TaskEvent& event, bool terminal,
                      const std::weak_ptr<ServiceImpl>& service);
   [[nodiscard]] Args adopt_outputs(Args outputs) const;
 
+  const std::shared_ptr<TaskWaiters> waiters_ = std::make_shared<TaskWaiters>();
+  std::mutex start_mu_;  // serialises start() attempts; taken before mu_, never inside it
   std::weak_ptr<ServiceImpl> service_;
   Args inputs_;
   // Frozen once the task starts; read by the event thread only, which drops them after the

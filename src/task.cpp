@@ -1,7 +1,7 @@
 #include "appose/task.hpp"
 
-#include <array>
 #include <fmt/format.h>
+#include <array>
 #include <unordered_map>
 
 #include "random.hpp"
@@ -33,10 +33,12 @@ void collect_blocks(const Value& v, std::unordered_map<std::string, SharedMemory
       break;
     }
     case Value::Kind::array:
-      for (const auto& item : v.as_array()) collect_blocks(item, out);
+      for (const auto& item : v.as_array())
+        collect_blocks(item, out);
       break;
     case Value::Kind::object:
-      for (const auto& [k, item] : v.as_object()) collect_blocks(item, out);
+      for (const auto& [k, item] : v.as_object())
+        collect_blocks(item, out);
       break;
     default:
       break;
@@ -67,12 +69,14 @@ Value adopt(Value v, const std::unordered_map<std::string, SharedMemory>& inputs
     case Value::Kind::array: {
       Array out;
       out.reserve(v.as_array().size());
-      for (auto& item : v.as_array()) out.push_back(adopt(std::move(item), inputs));
+      for (auto& item : v.as_array())
+        out.push_back(adopt(std::move(item), inputs));
       return out;
     }
     case Value::Kind::object: {
       Args out;
-      for (auto& [k, item] : v.as_object()) out.insert_or_assign(k, adopt(std::move(item), inputs));
+      for (auto& [k, item] : v.as_object())
+        out.insert_or_assign(k, adopt(std::move(item), inputs));
       return out;
     }
     default:
@@ -114,13 +118,15 @@ void TaskImpl::listen(TaskListener listener) {
 void TaskImpl::start(const std::shared_ptr<ServiceFront>& front, bool if_initial) {
   auto service = front ? front->impl() : service_.lock();
   if (!service) throw Error("Task::start(): the task's service is gone");
+  // One start attempt at a time: a thread in wait_for() must not see the task as started while
+  // another thread's attempt may still fail and leave it INITIAL (it would wait for ever).
+  std::lock_guard start_lock(start_mu_);
   {
-    // Claim the task first, so that two threads starting it cannot both send it.
     std::lock_guard lock(mu_);
     if (started_) {
       if (if_initial) return;
-      throw Error(fmt::format("Task::start(): task {} is {}, not INITIAL", id_,
-                              to_string(status_)));
+      throw Error(
+          fmt::format("Task::start(): task {} is {}, not INITIAL", id_, to_string(status_)));
     }
     started_ = true;
   }
@@ -152,15 +158,44 @@ void TaskImpl::start(const std::shared_ptr<ServiceFront>& front, bool if_initial
   }
 }
 
-bool TaskImpl::wait(std::optional<std::chrono::milliseconds> timeout) {
+void TaskWaiters::finished(bool settled) {
+  {
+    std::lock_guard lock(mu_);
+    finished_ = true;
+    if (settled) settled_ = true;
+  }
+  cv_.notify_all();
+}
+
+void TaskWaiters::settled() {
+  {
+    std::lock_guard lock(mu_);
+    settled_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool TaskWaiters::wait(bool on_event_thread, std::optional<std::chrono::milliseconds> timeout) {
   std::unique_lock lock(mu_);
-  // On an event thread the terminal event may be the very callback running now: wait for the
-  // state only, or a listener waiting on its own task would deadlock.
-  bool on_events = EventQueue::on_any_queue_thread();
-  auto done = [&] { return on_events ? is_finished(status_) : settled_; };
+  // Off the event thread, both internal threads must be done with the task (their order is
+  // free: the event thread may run the listeners before the I/O thread calls finished()).
+  auto done = [&] { return on_event_thread ? finished_ : finished_ && settled_; };
   if (timeout) return cv_.wait_for(lock, *timeout, done);
   cv_.wait(lock, done);
   return true;
+}
+
+bool TaskImpl::wait(std::optional<std::chrono::milliseconds> timeout) {
+  // On an event thread the terminal event may be the very callback running now: wait for the
+  // state only, or a listener waiting on its own task would deadlock.
+  return waiters_->wait(EventQueue::on_any_queue_thread(), timeout);
+}
+
+void TaskImpl::release(std::shared_ptr<TaskImpl> task, Applied applied) {
+  if (!applied.terminal) return;
+  std::shared_ptr<TaskWaiters> waiters = task->waiters_;
+  task.reset();
+  waiters->finished(/*settled=*/!applied.listeners);
 }
 
 void TaskImpl::cancel() {
@@ -173,11 +208,12 @@ void TaskImpl::cancel() {
 
 Args TaskImpl::adopt_outputs(Args outputs) const {
   std::unordered_map<std::string, SharedMemory> input_blocks;
-  for (const auto& [k, v] : inputs_) collect_blocks(v, input_blocks);
+  for (const auto& [k, v] : inputs_)
+    collect_blocks(v, input_blocks);
   return adopt(Value(std::move(outputs)), input_blocks).get<Args>();
 }
 
-void TaskImpl::handle(codec::Response response) {
+TaskImpl::Applied TaskImpl::handle(codec::Response response) {
   auto service = service_.lock();
   if (response.type == ResponseType::COMPLETION) {
     try {
@@ -189,8 +225,8 @@ void TaskImpl::handle(codec::Response response) {
       // The worker said it completed, but what it returned cannot be used here (a block that
       // is gone or too small): the task fails with the reason rather than hanging or lying.
       response.type = ResponseType::FAILURE;
-      response.error = fmt::format("The task completed, but its outputs could not be decoded: {}",
-                                   e.what());
+      response.error =
+          fmt::format("The task completed, but its outputs could not be decoded: {}", e.what());
       response.outputs = {};
     }
   }
@@ -198,27 +234,28 @@ void TaskImpl::handle(codec::Response response) {
     try {
       response.info = codec::resolve(std::move(response.info));
     } catch (const std::exception& e) {
-      if (service) service->log(fmt::format("task {}: UPDATE info kept undecoded: {}", id_, e.what()));
+      if (service)
+        service->log(fmt::format("task {}: UPDATE info kept undecoded: {}", id_, e.what()));
     }
   }
-  apply(std::move(response));
+  return apply(std::move(response));
 }
 
-void TaskImpl::crash(std::string report) {
+TaskImpl::Applied TaskImpl::crash(std::string report) {
   codec::Response response;
   response.type = ResponseType::CRASH;
   response.task = id_;
   response.error = std::move(report);
-  apply(std::move(response));
+  return apply(std::move(response));
 }
 
-void TaskImpl::apply(codec::Response&& r) {
+TaskImpl::Applied TaskImpl::apply(codec::Response&& r) {
   TaskEvent event{Task(shared_from_this(), nullptr), r.type, {}, {}, {}, {}};
   bool terminal = is_terminal(r.type);
   bool has_listeners;
   {
     std::lock_guard lock(mu_);
-    if (is_finished(status_)) return;  // first terminal response wins
+    if (is_finished(status_)) return {};  // first terminal response wins
     switch (r.type) {
       case ResponseType::LAUNCH:
         status_ = TaskStatus::RUNNING;
@@ -246,29 +283,34 @@ void TaskImpl::apply(codec::Response&& r) {
         status_ = TaskStatus::CRASHED;
         break;
       case ResponseType::HELLO:
-        return;
+        return {};
     }
     event.message = std::move(r.message);
     event.current = r.current;
     event.maximum = r.maximum;
     event.info = std::move(r.info);
     has_listeners = !listeners_.empty();
-    if (terminal && !has_listeners) settled_ = true;
   }
-  if (terminal) cv_.notify_all();
   if (has_listeners) dispatch(std::move(event), terminal);
+  return {terminal, has_listeners};
 }
 
 void TaskImpl::dispatch(TaskEvent event, bool terminal) {
   auto service = service_.lock();
   if (!service) {
-    if (terminal) settle();
+    if (terminal) waiters_->settled();
     return;
   }
   event.task.service_ = service->front();
-  service->post([self = shared_from_this(), event = std::move(event), terminal,
-                 service = std::weak_ptr<ServiceImpl>(service)] {
-    self->run_listeners(event, terminal, service);
+  service->post([self = shared_from_this(), event = std::optional<TaskEvent>(std::move(event)),
+                 terminal, service = std::weak_ptr<ServiceImpl>(service)]() mutable {
+    self->run_listeners(*event, terminal, service);
+    if (!terminal) return;
+    // Drop this thread's references to the task before waking its waiters (see TaskWaiters).
+    std::shared_ptr<TaskWaiters> waiters = self->waiters_;
+    event.reset();
+    self.reset();
+    waiters->settled();
   });
 }
 
@@ -294,17 +336,7 @@ void TaskImpl::run_listeners(const TaskEvent& event, bool terminal,
       std::lock_guard lock(mu_);
       done.swap(listeners_);
     }
-    done.clear();
-    settle();
   }
-}
-
-void TaskImpl::settle() {
-  {
-    std::lock_guard lock(mu_);
-    settled_ = true;
-  }
-  cv_.notify_all();
 }
 
 }  // namespace detail
@@ -312,11 +344,21 @@ void TaskImpl::settle() {
 // ---------------------------------------------------------------------------------------------
 // Task
 
-const std::string& Task::id() const { return impl_->id_; }
-const std::string& Task::script() const { return impl_->script_; }
-Args& Task::inputs() { return impl_->inputs(); }
-const Args& Task::inputs() const { return impl_->inputs(); }
-const std::optional<std::string>& Task::queue() const { return impl_->queue_; }
+const std::string& Task::id() const {
+  return impl_->id_;
+}
+const std::string& Task::script() const {
+  return impl_->script_;
+}
+Args& Task::inputs() {
+  return impl_->inputs();
+}
+const Args& Task::inputs() const {
+  return impl_->inputs();
+}
+const std::optional<std::string>& Task::queue() const {
+  return impl_->queue_;
+}
 
 Task& Task::listen(TaskListener listener) {
   impl_->listen(std::move(listener));
@@ -343,7 +385,9 @@ bool Task::wait_for(std::chrono::milliseconds timeout) {
   return true;
 }
 
-void Task::cancel() { impl_->cancel(); }
+void Task::cancel() {
+  impl_->cancel();
+}
 
 TaskStatus Task::status() const {
   std::lock_guard lock(impl_->mu_);

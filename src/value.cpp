@@ -5,9 +5,27 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <string>
+#include <unordered_map>
 
 namespace appose {
+
+namespace detail {
+
+struct KeyHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+
+// Transparent, so that lookups by string_view do not build a std::string.
+struct KeyIndex {
+  std::unordered_map<std::string, std::size_t, KeyHash, std::equal_to<>> positions;
+};
+
+}  // namespace detail
 
 namespace {
 
@@ -51,7 +69,8 @@ std::string with_article(std::string_view noun) {
 std::string truncated(std::string_view s) {
   if (s.size() <= kPreviewBytes) return std::string(s);
   std::size_t cut = kPreviewBytes;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0U) == 0x80U) --cut;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0U) == 0x80U)
+    --cut;
   return fmt::format("{}...", s.substr(0, cut));
 }
 
@@ -100,7 +119,8 @@ Json ndarray_json(const NDArray& a) {
   j["appose_type"] = "ndarray";
   j["dtype"] = std::string(dtype_name(a.dtype()));
   Json shape = Json::array();
-  for (std::uint64_t d : a.shape().c_dims()) shape.push_back(d);
+  for (std::uint64_t d : a.shape().c_dims())
+    shape.push_back(d);
   j["shape"] = std::move(shape);
   j["shm"] = shm_json(a.shm());
   return j;
@@ -111,12 +131,17 @@ Json ndarray_json(const NDArray& a) {
 // ---------------------------------------------------------------------------------------------
 // Args
 
+Args::Args() noexcept = default;
+
 Args::Args(std::initializer_list<value_type> init) {
   items_.reserve(init.size());
-  for (const auto& [key, value] : init) insert_or_assign(key, value);
+  for (const auto& [key, value] : init)
+    insert_or_assign(key, value);
 }
 
-Args::Args(const Args& other) : items_(other.items_) { reindex(); }
+Args::Args(const Args& other) : items_(other.items_) {
+  reindex();
+}
 
 Args& Args::operator=(const Args& other) {
   if (this != &other) {
@@ -126,14 +151,14 @@ Args& Args::operator=(const Args& other) {
   return *this;
 }
 
+Args::Args(Args&& other) noexcept = default;
+Args& Args::operator=(Args&& other) noexcept = default;
 Args::~Args() = default;
 
 std::ptrdiff_t Args::index_of(std::string_view key) const noexcept {
   if (index_) {
-    // The index cannot look up a string_view without a std::string; allocation failure here
-    // is as fatal as anywhere else, so the noexcept stays honest in practice.
-    auto it = index_->find(std::string(key));
-    return it == index_->end() ? -1 : static_cast<std::ptrdiff_t>(it->second);
+    auto it = index_->positions.find(key);
+    return it == index_->positions.end() ? -1 : static_cast<std::ptrdiff_t>(it->second);
   }
   for (std::size_t i = 0; i < items_.size(); ++i) {
     if (items_[i].first == key) return static_cast<std::ptrdiff_t>(i);
@@ -146,10 +171,11 @@ void Args::reindex() {
     index_.reset();
     return;
   }
-  if (!index_) index_ = std::make_unique<std::unordered_map<std::string, std::size_t>>();
-  index_->clear();
-  index_->reserve(items_.size());
-  for (std::size_t i = 0; i < items_.size(); ++i) index_->emplace(items_[i].first, i);
+  if (!index_) index_ = std::make_unique<detail::KeyIndex>();
+  index_->positions.clear();
+  index_->positions.reserve(items_.size());
+  for (std::size_t i = 0; i < items_.size(); ++i)
+    index_->positions.emplace(items_[i].first, i);
 }
 
 Value& Args::operator[](std::string_view key) {
@@ -191,7 +217,7 @@ Value& Args::insert_or_assign(std::string key, Value value) {
   }
   items_.emplace_back(std::move(key), std::move(value));
   if (index_) {
-    index_->emplace(items_.back().first, items_.size() - 1);
+    index_->positions.emplace(items_.back().first, items_.size() - 1);
   } else if (items_.size() >= kIndexThreshold) {
     reindex();
   }
@@ -214,7 +240,8 @@ void Args::clear() noexcept {
 
 Json Args::to_json() const {
   Json j = Json::object();
-  for (const auto& [key, value] : items_) j[key] = value.to_json();
+  for (const auto& [key, value] : items_)
+    j[key] = value.to_json();
   return j;
 }
 
@@ -250,13 +277,15 @@ Value::Value(const Json& json) {
     case Json::value_t::array: {
       Array a;
       a.reserve(json.size());
-      for (const Json& item : json) a.emplace_back(item);
+      for (const Json& item : json)
+        a.emplace_back(item);
       v_ = std::move(a);
       break;
     }
     case Json::value_t::object: {
       Args o;
-      for (const auto& [key, item] : json.items()) o.insert_or_assign(key, Value(item));
+      for (const auto& [key, item] : json.items())
+        o.insert_or_assign(key, Value(item));
       v_ = std::move(o);
       break;
     }
@@ -408,7 +437,8 @@ Json Value::to_json() const {
       return std::get<std::string>(v_);
     case Kind::array: {
       Json j = Json::array();
-      for (const Value& item : std::get<Array>(v_)) j.push_back(item.to_json());
+      for (const Value& item : std::get<Array>(v_))
+        j.push_back(item.to_json());
       return j;
     }
     case Kind::object:

@@ -1,3 +1,4 @@
+cmake_minimum_required(VERSION 3.25)
 # Compares the psm_ blocks in /dev/shm before and after the suite: any new one is a leak.
 # Blocks that other programs create meanwhile would show up too, so run the suite on a quiet
 # machine (CI is one).

@@ -42,8 +42,7 @@ class APPOSE_EXPORT Environment {
   /// A service running the first of `exes` found (in bin_paths(), then PATH; or given to the
   /// launcher as is) with `args`. Throws appose::Error naming the candidates and the
   /// directories searched when none is found.
-  [[nodiscard]] Service service(const std::vector<std::string>& exes,
-                                std::vector<std::string> args,
+  [[nodiscard]] Service service(const std::vector<std::string>& exes, std::vector<std::string> args,
                                 WorkerKind kind = WorkerKind::other) const;
 
  private:

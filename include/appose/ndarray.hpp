@@ -49,20 +49,34 @@ APPOSE_EXPORT std::optional<DType> parse_dtype(std::string_view name) noexcept;
 /// The C++ element type for a DType, for span<T>() checks.
 template <typename T>
 constexpr std::optional<DType> dtype_of() noexcept {
-  if constexpr (std::is_same_v<T, std::int8_t>) return DType::int8;
-  else if constexpr (std::is_same_v<T, std::int16_t>) return DType::int16;
-  else if constexpr (std::is_same_v<T, std::int32_t>) return DType::int32;
-  else if constexpr (std::is_same_v<T, std::int64_t>) return DType::int64;
-  else if constexpr (std::is_same_v<T, std::uint8_t>) return DType::uint8;
-  else if constexpr (std::is_same_v<T, std::uint16_t>) return DType::uint16;
-  else if constexpr (std::is_same_v<T, std::uint32_t>) return DType::uint32;
-  else if constexpr (std::is_same_v<T, std::uint64_t>) return DType::uint64;
-  else if constexpr (std::is_same_v<T, float>) return DType::float32;
-  else if constexpr (std::is_same_v<T, double>) return DType::float64;
-  else if constexpr (std::is_same_v<T, std::complex<float>>) return DType::complex64;
-  else if constexpr (std::is_same_v<T, std::complex<double>>) return DType::complex128;
-  else if constexpr (std::is_same_v<T, bool>) return DType::bool_;
-  else return std::nullopt;
+  if constexpr (std::is_same_v<T, std::int8_t>)
+    return DType::int8;
+  else if constexpr (std::is_same_v<T, std::int16_t>)
+    return DType::int16;
+  else if constexpr (std::is_same_v<T, std::int32_t>)
+    return DType::int32;
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return DType::int64;
+  else if constexpr (std::is_same_v<T, std::uint8_t>)
+    return DType::uint8;
+  else if constexpr (std::is_same_v<T, std::uint16_t>)
+    return DType::uint16;
+  else if constexpr (std::is_same_v<T, std::uint32_t>)
+    return DType::uint32;
+  else if constexpr (std::is_same_v<T, std::uint64_t>)
+    return DType::uint64;
+  else if constexpr (std::is_same_v<T, float>)
+    return DType::float32;
+  else if constexpr (std::is_same_v<T, double>)
+    return DType::float64;
+  else if constexpr (std::is_same_v<T, std::complex<float>>)
+    return DType::complex64;
+  else if constexpr (std::is_same_v<T, std::complex<double>>)
+    return DType::complex128;
+  else if constexpr (std::is_same_v<T, bool>)
+    return DType::bool_;
+  else
+    return std::nullopt;
 }
 
 /// Axis order of a Shape.

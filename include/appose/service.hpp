@@ -70,10 +70,13 @@ class APPOSE_EXPORT Service {
   /// Variables for the worker's environment; nullopt unsets one. Throws if started.
   Service& env(const std::map<std::string, std::optional<std::string>>& vars);
   /// Receives every line read from or written to the worker and the service's own notes, with
-  /// the peers' prefixes (`[SERVICE-n] ...`, `[WORKER-n] ...`). Called on the event thread.
+  /// the peers' prefixes (`[SERVICE-n] ...`, `[WORKER-n] ...`). Called on the event thread, also
+  /// after the last handle is gone (until the worker has exited): capture what it uses by value
+  /// or shared_ptr, or call wait_for() before the captured objects go away.
   Service& debug(std::function<void(std::string_view)> callback);
   /// Receives the library's own diagnostics about this service (a throwing listener, an
-  /// undecodable line, a late response). Called on the event thread. Default: none.
+  /// undecodable line, a failed write). Called on the event thread, with the same lifetime
+  /// caveat as debug(). Default: none.
   Service& log(std::function<void(std::string_view)> callback);
   /// How long the worker may take to exit after EOF before it is killed, when the last handle
   /// goes away.
@@ -94,8 +97,10 @@ class APPOSE_EXPORT Service {
   /// Kills the worker's process group (SIGKILL). Pending tasks become CRASHED. No effect
   /// before start or after exit.
   void kill();
-  /// Waits until the worker has exited and its output has been read; returns its exit code
-  /// (negative signal number for a death by signal). Throws if the service never started.
+  /// Waits until the worker has exited, its output has been read, every pending task has
+  /// become CRASHED (if it had to), and the callbacks about all that (listeners, debug, log)
+  /// have run; returns the exit code (negative signal number for a death by signal). Throws if
+  /// the service never started. From a listener, it does not wait for the callbacks.
   int wait_for();
   /// Like wait_for(), but returns nullopt if the worker is still running at the deadline.
   std::optional<int> wait_for(std::chrono::milliseconds timeout);

@@ -18,14 +18,26 @@
 namespace appose {
 
 /// Where a task is in its life: INITIAL -> QUEUED -> RUNNING -> one of the four finished states.
-enum class TaskStatus : std::uint8_t { INITIAL, QUEUED, RUNNING, COMPLETE, CANCELED, FAILED, CRASHED };
+enum class TaskStatus : std::uint8_t {
+  INITIAL,
+  QUEUED,
+  RUNNING,
+  COMPLETE,
+  CANCELED,
+  FAILED,
+  CRASHED
+};
 
 /// `"INITIAL"`, `"COMPLETE"`, ...
 APPOSE_EXPORT std::string_view to_string(TaskStatus status) noexcept;
 /// COMPLETE, CANCELED, FAILED or CRASHED.
-constexpr bool is_finished(TaskStatus s) noexcept { return s >= TaskStatus::COMPLETE; }
+constexpr bool is_finished(TaskStatus s) noexcept {
+  return s >= TaskStatus::COMPLETE;
+}
 /// CANCELED, FAILED or CRASHED.
-constexpr bool is_error(TaskStatus s) noexcept { return s >= TaskStatus::CANCELED; }
+constexpr bool is_error(TaskStatus s) noexcept {
+  return s >= TaskStatus::CANCELED;
+}
 
 class Task;
 

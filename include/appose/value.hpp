@@ -40,6 +40,10 @@ class Value;
 /// A JSON array of Values.
 using Array = std::vector<Value>;
 
+namespace detail {
+struct KeyIndex;
+}
+
 /// An integer too large for 64 bits (Python writes them freely), kept exactly as its decimal
 /// digits (with a leading '-' if negative) so that it round-trips unchanged.
 struct BigInteger {
@@ -55,13 +59,14 @@ class APPOSE_EXPORT Args {
   using iterator = std::vector<value_type>::iterator;
   using const_iterator = std::vector<value_type>::const_iterator;
 
-  Args() = default;
+  Args() noexcept;
   /// `Args{{"data", ndarray}, {"gamma", 2.2}}`. A repeated key keeps its last value.
   Args(std::initializer_list<value_type> init);
+  /// Copies rebuild the key index of large objects.
   Args(const Args& other);
   Args& operator=(const Args& other);
-  Args(Args&&) noexcept = default;
-  Args& operator=(Args&&) noexcept = default;
+  Args(Args&& other) noexcept;
+  Args& operator=(Args&& other) noexcept;
   ~Args();
 
   /// The value under `key`, inserting null if absent (so `inputs["x"] = 5` works).
@@ -101,7 +106,7 @@ class APPOSE_EXPORT Args {
   // get a hash index so that decoding stays linear. Held by pointer so that every Value (an
   // Args is one of its alternatives) stays small: a decoded array of millions of numbers pays
   // for sizeof(Value) per element.
-  std::unique_ptr<std::unordered_map<std::string, std::size_t>> index_;
+  std::unique_ptr<detail::KeyIndex> index_;
 };
 
 namespace detail {
@@ -109,6 +114,9 @@ template <typename T>
 concept value_integer = std::integral<T> && !std::same_as<T, bool> && !std::same_as<T, char> &&
                         !std::same_as<T, char8_t> && !std::same_as<T, char16_t> &&
                         !std::same_as<T, char32_t> && !std::same_as<T, wchar_t>;
+template <typename T>
+concept value_char = std::same_as<T, char> || std::same_as<T, wchar_t> ||
+    std::same_as<T, char8_t> || std::same_as<T, char16_t> || std::same_as<T, char32_t>;
 template <typename T>
 struct is_vector : std::false_type {};
 template <typename T, typename A>
@@ -151,8 +159,12 @@ class APPOSE_EXPORT Value {
       v_ = static_cast<std::uint64_t>(i);
     }
   }
+  /// A character is neither a number nor a string here (it would silently become `true`
+  /// through the bool constructor): write "x" for a string.
+  template <detail::value_char T>
+  Value(T) = delete;
   template <std::floating_point T>
-  Value(T d) noexcept : v_(static_cast<double>(d)) {}  // NOLINT
+  Value(T d) noexcept : v_(static_cast<double>(d)) {}   // NOLINT
   Value(const char* s) : v_(std::string(s)) {}          // NOLINT
   Value(std::string s) noexcept : v_(std::move(s)) {}   // NOLINT
   Value(std::string_view s) : v_(std::string(s)) {}     // NOLINT
@@ -167,14 +179,17 @@ class APPOSE_EXPORT Value {
   Value(const Json& json);  // NOLINT
   /// From a vector of anything convertible to Value.
   template <typename T>
-    requires(!std::same_as<T, Value> && std::constructible_from<Value, const T&>)
-  Value(const std::vector<T>& items) : v_(Array(items.begin(), items.end())) {}  // NOLINT
+  requires(!std::same_as<T, Value> && std::constructible_from<Value, const T&>)
+      Value(const std::vector<T>& items)
+      : v_(Array(items.begin(), items.end())) {}  // NOLINT
   /// From a string-keyed map of anything convertible to Value (in the map's order).
   template <typename T, typename C, typename A>
-    requires std::constructible_from<Value, const T&>
-  Value(const std::map<std::string, T, C, A>& items) : v_(Args{}) {  // NOLINT
+  requires std::constructible_from<Value, const T&> Value(
+      const std::map<std::string, T, C, A>& items)
+      : v_(Args{}) {  // NOLINT
     auto& obj = std::get<Args>(v_);
-    for (const auto& [k, v] : items) obj.insert_or_assign(k, Value(v));
+    for (const auto& [k, v] : items)
+      obj.insert_or_assign(k, Value(v));
   }
 
   [[nodiscard]] Kind kind() const noexcept { return static_cast<Kind>(v_.index()); }
@@ -288,12 +303,14 @@ T Value::get() const {
     const Array& a = get_ref<Array>("array");
     U out;
     out.reserve(a.size());
-    for (const Value& v : a) out.push_back(v.get<typename U::value_type>());
+    for (const Value& v : a)
+      out.push_back(v.get<typename U::value_type>());
     return out;
   } else if constexpr (detail::is_string_map<U>::value) {
     const Args& o = get_ref<Args>("object");
     U out;
-    for (const auto& [k, v] : o) out.emplace(k, v.template get<typename U::mapped_type>());
+    for (const auto& [k, v] : o)
+      out.emplace(k, v.template get<typename U::mapped_type>());
     return out;
   } else {
     static_assert(!sizeof(U*), "Value::get<T>(): unsupported T");

@@ -108,7 +108,8 @@ std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
   std::string line;
-  while (std::getline(in, line)) lines.push_back(line);
+  while (std::getline(in, line))
+    lines.push_back(line);
   return lines;
 }
 
@@ -155,8 +156,8 @@ TEST(PythonCodec, RoundTripThroughAppposePython) {
     doubles.emplace_back(d);
     bits.push_back(b);
   }
-  Request r{.task = "doubles", .type = RequestType::EXECUTE, .script = "", .inputs = {},
-            .queue = {}};
+  Request r{
+      .task = "doubles", .type = RequestType::EXECUTE, .script = "", .inputs = {}, .queue = {}};
   r.inputs["d"] = std::move(doubles);
   std::string doubles_line = encode_request(r);
 

@@ -4,10 +4,10 @@
 // on listener signals, or on a pidfd; the few polls are for state that offers no wait (a pid
 // being reaped by someone else) and are bounded.
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <poll.h>
 
 #include <gtest/gtest.h>
 
@@ -63,37 +63,39 @@ class Signal {
   bool set_ = false;
 };
 
-/// Lines a callback receives (debug, log), safe to read while they arrive.
+/// Lines a callback receives (debug, log), safe to read while they arrive. The callback shares
+/// the state: debug and log callbacks may still run after the test's handles are gone.
 class Lines {
  public:
-  std::function<void(std::string_view)> sink() {
-    return [this](std::string_view line) {
-      {
-        std::lock_guard lock(mu_);
-        lines_.emplace_back(line);
-      }
-      cv_.notify_all();
+  std::function<void(std::string_view)> sink() const {
+    return [state = state_](std::string_view line) {
+      std::lock_guard lock(state->mu);
+      state->lines.emplace_back(line);
+      state->cv.notify_all();
     };
   }
   /// Waits until some line contains every one of `parts`.
   bool wait_for(const std::vector<std::string>& parts, std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] {
-      return std::any_of(lines_.begin(), lines_.end(), [&](const std::string& l) {
+    std::unique_lock lock(state_->mu);
+    return state_->cv.wait_for(lock, timeout, [&] {
+      return std::any_of(state_->lines.begin(), state_->lines.end(), [&](const std::string& l) {
         return std::all_of(parts.begin(), parts.end(),
                            [&](const std::string& p) { return l.find(p) != std::string::npos; });
       });
     });
   }
-  std::vector<std::string> all() {
-    std::lock_guard lock(mu_);
-    return lines_;
+  std::vector<std::string> all() const {
+    std::lock_guard lock(state_->mu);
+    return state_->lines;
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::string> lines_;
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::string> lines;
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
 /// Waits until process `pid` has exited (by a pidfd: no polling of the process table).
@@ -117,7 +119,9 @@ bool wait_reaped(std::int64_t pid, std::chrono::milliseconds timeout) {
   return false;
 }
 
-bool shm_exists(const std::string& name) { return std::filesystem::exists("/dev/shm/" + name); }
+bool shm_exists(const std::string& name) {
+  return std::filesystem::exists("/dev/shm/" + name);
+}
 
 bool starts_with(const std::string& s, std::string_view prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
@@ -149,7 +153,8 @@ TEST(PythonService, FivePlusSix) {
 TEST(PythonService, ScalarListDictAndUnicodeOutputs) {
   APPOSE_REQUIRE_PYTHON_PEER();
   Service service = peer_env().python();
-  const std::string text = "h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80 \xF0\x9D\x84\x9E";  // é € 😀 𝄞
+  const std::string text =
+      "h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80 \xF0\x9D\x84\x9E";  // é € 😀 𝄞
   Task task = service.task(
       "{'i': 42, 'neg': -2**63, 'big': 2**64 - 1, 'f': 2.5, 'b': True, 'n': None,\n"
       " 'l': [1, 'two', 3.0, [None]], 'd': {'k': [1, 2], 'e': {}},\n"
@@ -218,7 +223,8 @@ TEST(PythonService, UpdatesArriveInOrderWithProgress) {
     EXPECT_EQ(s.maximum, 3);
   }
   EXPECT_EQ(seen[4].type, ResponseType::COMPLETION);
-  for (const auto& s : seen) EXPECT_TRUE(s.task_matches);
+  for (const auto& s : seen)
+    EXPECT_TRUE(s.task_matches);
   EXPECT_EQ(task.message(), "step 2");
   EXPECT_EQ(task.current(), 2);
   EXPECT_EQ(task.maximum(), 3);
@@ -316,7 +322,8 @@ TEST(PythonService, ConcurrentWaitersStartTheTaskOnce) {
       if (task.wait_for().result().get<int>() == 3) ++done;
     });
   }
-  for (auto& t : waiters) t.join();
+  for (auto& t : waiters)
+    t.join();
   EXPECT_EQ(done.load(), 4);
   EXPECT_EQ(updates.load(), 1);  // one EXECUTE was sent
 }
@@ -340,7 +347,8 @@ TEST(PythonService, CrashReportHasExitCodeAndOutput) {
     task.wait_for();
     FAIL() << "wait_for() should have thrown";
   } catch (const TaskException& e) {
-    EXPECT_TRUE(starts_with(e.what(), "Task crashed: Worker crashed with exit code 3.")) << e.what();
+    EXPECT_TRUE(starts_with(e.what(), "Task crashed: Worker crashed with exit code 3."))
+        << e.what();
   }
   EXPECT_EQ(task.status(), TaskStatus::CRASHED);
   EXPECT_EQ(crash_events->load(), 1);
@@ -382,9 +390,9 @@ TEST(PythonService, CrashDetectionLatencyWithGrandchildHoldingStdout) {
   auto crashed_at = std::make_shared<std::atomic<std::int64_t>>(0);
   task.listen([crashed_at](const TaskEvent& e) {
     if (e.response_type == ResponseType::CRASH) {
-      crashed_at->store(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            Clock::now().time_since_epoch())
-                            .count());
+      crashed_at->store(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+              .count());
     }
   });
   auto t0 = Clock::now();
@@ -420,7 +428,8 @@ TEST(PythonService, TasksAfterDeathCrashAtOnce) {
     late.wait_for();
     FAIL() << "a task on a dead worker must not complete";
   } catch (const TaskException& e) {
-    EXPECT_TRUE(starts_with(e.what(), "Task crashed: Worker crashed with exit code 3.")) << e.what();
+    EXPECT_TRUE(starts_with(e.what(), "Task crashed: Worker crashed with exit code 3."))
+        << e.what();
   }
   EXPECT_LT(Clock::now() - t0, 1s);
   EXPECT_EQ(late.status(), TaskStatus::CRASHED);
@@ -449,16 +458,20 @@ TEST(PythonService, KillCrashesPendingTasks) {
 
 TEST(PythonService, WriteToDeadWorkerCrashesTheTaskWithoutSigpipe) {
   APPOSE_REQUIRE_PYTHON_PEER();
-  struct sigaction current {};
-  ASSERT_EQ(::sigaction(SIGPIPE, nullptr, &current), 0);
-  ASSERT_EQ(current.sa_handler, SIG_DFL) << "the test must run with SIGPIPE's default action";
+  // SIGPIPE's default action (termination), whatever the harness set: a SIGPIPE raised by the
+  // library would kill this test. No handler is installed.
+  struct sigaction dfl {
+  }, old{};
+  dfl.sa_handler = SIG_DFL;
+  ASSERT_EQ(::sigaction(SIGPIPE, &dfl, &old), 0);
 
   // A worker that cannot read requests any more (its stdin closed) but stays alive: the write
   // fails with EPIPE and the service must turn that into a crash rather than a hang.
   Lines debug;
   Service service = peer_env().python(
-      {"-c", "import os, sys, time\nos.close(0)\nprint('stdin-closed', file=sys.stderr, "
-             "flush=True)\ntime.sleep(60)"});
+      {"-c",
+       "import os, sys, time\nos.close(0)\nprint('stdin-closed', file=sys.stderr, "
+       "flush=True)\ntime.sleep(60)"});
   service.debug(debug.sink());
   service.start();
   ASSERT_TRUE(debug.wait_for({"[WORKER-", "stdin-closed"}));
@@ -470,6 +483,7 @@ TEST(PythonService, WriteToDeadWorkerCrashesTheTaskWithoutSigpipe) {
   EXPECT_TRUE(starts_with(task.error().value_or(""), "Worker crashed with exit code -9."))
       << task.error().value_or("");
   EXPECT_EQ(service.wait_for(), -SIGKILL);
+  ::sigaction(SIGPIPE, &old, nullptr);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -503,6 +517,18 @@ TEST(PythonService, DebugCallbackSeesServiceAndWorkerLines) {
   for (const auto& line : debug.all()) {
     EXPECT_TRUE(starts_with(line, "[SERVICE-") || starts_with(line, "[WORKER-")) << line;
   }
+  // Once Service::wait_for() has returned, every callback about the worker's output has run:
+  // its last stderr line is there without waiting.
+  Task last = service.task("import sys\nsys.stderr.write('last-words\\n'); sys.stderr.flush()");
+  last.wait_for();
+  service.close();
+  EXPECT_EQ(service.wait_for(), 0);
+  auto lines = debug.all();
+  EXPECT_NE(std::find_if(lines.begin(), lines.end(),
+                         [](const std::string& l) {
+                           return l.find("[WORKER-") == 0 && l.find("last-words") != l.npos;
+                         }),
+            lines.end());
 }
 
 TEST(PythonService, WorkerInfoIsEmptyFor012) {
@@ -619,10 +645,12 @@ TEST(PythonService, HundredConcurrentTasksFromSeveralThreads) {
   std::vector<std::thread> starters;
   for (int t = 0; t < kThreads; ++t) {
     starters.emplace_back([&, t] {
-      for (int i = t; i < kTasks; i += kThreads) tasks[static_cast<std::size_t>(i)].start();
+      for (int i = t; i < kTasks; i += kThreads)
+        tasks[static_cast<std::size_t>(i)].start();
     });
   }
-  for (auto& s : starters) s.join();
+  for (auto& s : starters)
+    s.join();
   for (int i = 0; i < kTasks; ++i) {
     auto& task = tasks[static_cast<std::size_t>(i)];
     task.wait_for();
@@ -639,8 +667,10 @@ TEST(PythonService, ThreeThousandShortTasksNoneLost) {
   constexpr int kTasks = 3000;
   std::vector<Task> tasks;
   tasks.reserve(kTasks);
-  for (int i = 0; i < kTasks; ++i) tasks.push_back(service.task("x * 2", {{"x", i}}));
-  for (auto& task : tasks) task.start();
+  for (int i = 0; i < kTasks; ++i)
+    tasks.push_back(service.task("x * 2", {{"x", i}}));
+  for (auto& task : tasks)
+    task.start();
   int wrong = 0, lost = 0;
   for (int i = 0; i < kTasks; ++i) {
     auto& task = tasks[static_cast<std::size_t>(i)];
@@ -690,7 +720,8 @@ TEST(PythonService, NDArrayOutputIsOwnedByTheHost) {
     EXPECT_EQ(a.shape(), (Shape{4, 5}));
     auto v = a.span<double>();
     ASSERT_EQ(v.size(), 20u);
-    for (double x : v) EXPECT_EQ(x, 7.0);
+    for (double x : v)
+      EXPECT_EQ(x, 7.0);
     name = a.shm().name();
     EXPECT_TRUE(shm_exists(name));
   }
@@ -704,14 +735,16 @@ TEST(PythonService, ReturnedInputArrayKeepsItsOwner) {
   NDArray data(DType::int32, Shape{3});
   std::string name = data.shm().name();
   {
-    Task task = service.task("data.ndarray()[:] = 5\ntask.outputs['same'] = data", {{"data", data}});
+    Task task =
+        service.task("data.ndarray()[:] = 5\ntask.outputs['same'] = data", {{"data", data}});
     task.wait_for();
     NDArray same = task.outputs().at("same").get<NDArray>();
     EXPECT_EQ(same.shm().name(), name);
   }
   // Dropping the output did not destroy the caller's input block.
   EXPECT_TRUE(shm_exists(name));
-  for (int x : data.span<std::int32_t>()) EXPECT_EQ(x, 5);
+  for (int x : data.span<std::int32_t>())
+    EXPECT_EQ(x, 5);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -744,6 +777,25 @@ TEST(PythonService, CloseLetsRunningTasksFinish) {
   EXPECT_EQ(task.result().get<std::string>(), "finished");
 }
 
+TEST(PythonService, CloseRightAfterManyTasksLosesNoCompletion) {
+  APPOSE_REQUIRE_PYTHON_PEER();
+  // The worker answers the last tasks just before it exits on EOF: those responses are still in
+  // the pipe when its exit is noticed, and must be read rather than crashed.
+  Service service = peer_env().python();
+  std::vector<Task> tasks;
+  for (int i = 0; i < 200; ++i) {
+    tasks.push_back(service.task("{'y': x + 1, 'pad': 'p' * 2000}", {{"x", i}}));
+    tasks.back().start();
+  }
+  service.close();
+  EXPECT_EQ(service.wait_for(), 0);
+  for (int i = 0; i < 200; ++i) {
+    auto& task = tasks[static_cast<std::size_t>(i)];
+    ASSERT_EQ(task.status(), TaskStatus::COMPLETE) << i << ": " << task.error().value_or("");
+    EXPECT_EQ(task.outputs().at("y").get<int>(), i + 1);
+  }
+}
+
 TEST(PythonService, TaskOnClosedServiceThrows) {
   APPOSE_REQUIRE_PYTHON_PEER();
   Service service = peer_env().python();
@@ -755,6 +807,22 @@ TEST(PythonService, TaskOnClosedServiceThrows) {
   EXPECT_EQ(service.wait_for(), 0);
   EXPECT_THROW(task.start(), Error);  // still closed, worker gone
   EXPECT_THROW(service.task("3").wait_for(), Error);
+  // Several threads waiting for one task that cannot start: each gets the error, none hangs.
+  Task shared = service.task("4");
+  std::atomic<int> threw{0};
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < 4; ++i) {
+    waiters.emplace_back([&] {
+      try {
+        shared.wait_for();
+      } catch (const Error&) {
+        ++threw;
+      }
+    });
+  }
+  for (auto& w : waiters)
+    w.join();
+  EXPECT_EQ(threw.load(), 4);
 
   Service never = peer_env().python();
   never.close();

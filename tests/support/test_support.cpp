@@ -7,9 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 
 extern char** environ;
@@ -30,7 +32,22 @@ std::optional<std::string> peer_python() {
   return p;
 }
 
-bool peers_required() { return env_or_empty("APPOSE_REQUIRE_PEERS") == "1"; }
+std::optional<std::vector<std::string>> peer_java_classpath() {
+  std::string dir = env_or_empty("APPOSE_PEER_JAVA_LIB");
+  if (dir.empty()) return std::nullopt;
+  std::error_code ec;
+  std::vector<std::string> jars;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().extension() == ".jar") jars.push_back(entry.path().string());
+  }
+  if (jars.empty()) return std::nullopt;
+  std::sort(jars.begin(), jars.end());
+  return jars;
+}
+
+bool peers_required() {
+  return env_or_empty("APPOSE_REQUIRE_PEERS") == "1";
+}
 
 std::string conformance_dir() {
   std::string d = env_or_empty("APPOSE_CONFORMANCE_DIR");
@@ -40,8 +57,7 @@ std::string conformance_dir() {
 
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input) {
   int in[2], out[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 ||
-      ::pipe2(err, O_CLOEXEC) != 0) {
+  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe2 failed");
   }
   posix_spawn_file_actions_t fa;
@@ -50,7 +66,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
   std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
   int rc = ::posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);

@@ -12,6 +12,8 @@ namespace appose::test {
 
 /// The peer virtual environment's python (APPOSE_PEER_PYTHON), if it exists.
 std::optional<std::string> peer_python();
+/// The jars of appose-java and its dependencies (APPOSE_PEER_JAVA_LIB/*.jar), if present.
+std::optional<std::vector<std::string>> peer_java_classpath();
 /// Whether a missing peer must fail the test (CI) rather than skip it.
 bool peers_required();
 /// The conformance/ folder of shared/ (APPOSE_CONFORMANCE_DIR).
@@ -34,12 +36,23 @@ ProcessResult run_python(const std::string& script, const std::vector<std::strin
 
 /// Skips the test (loudly) when the appose-python peer is missing, or fails it when peers are
 /// required (CI). Use at the top of every interop test that needs the Python peer.
-#define APPOSE_REQUIRE_PYTHON_PEER()                                                    \
-  do {                                                                                  \
-    if (!::appose::test::peer_python()) {                                               \
-      if (::appose::test::peers_required()) {                                           \
+#define APPOSE_REQUIRE_PYTHON_PEER()                                                       \
+  do {                                                                                     \
+    if (!::appose::test::peer_python()) {                                                  \
+      if (::appose::test::peers_required()) {                                              \
         FAIL() << "appose-python peer missing (APPOSE_PEER_PYTHON); run scripts/peers.sh"; \
-      }                                                                                 \
+      }                                                                                    \
       GTEST_SKIP() << "*** SKIPPED: appose-python peer missing; run scripts/peers.sh ***"; \
-    }                                                                                   \
+    }                                                                                      \
+  } while (0)
+
+/// Like APPOSE_REQUIRE_PYTHON_PEER(), for appose-java (and a `java` on PATH).
+#define APPOSE_REQUIRE_JAVA_PEER()                                                         \
+  do {                                                                                     \
+    if (!::appose::test::peer_java_classpath()) {                                          \
+      if (::appose::test::peers_required()) {                                              \
+        FAIL() << "appose-java peer missing (APPOSE_PEER_JAVA_LIB); run scripts/peers.sh"; \
+      }                                                                                    \
+      GTEST_SKIP() << "*** SKIPPED: appose-java peer missing; run scripts/peers.sh ***";   \
+    }                                                                                      \
   } while (0)

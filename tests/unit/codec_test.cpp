@@ -8,10 +8,10 @@
 #include <gtest/gtest.h>
 
 #include <bit>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <limits>
 #include <optional>
 #include <random>
@@ -85,7 +85,11 @@ bool valid_utf8(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    std::size_t n = c < 0x80           ? 1
+                    : (c >> 5) == 0x6  ? 2
+                    : (c >> 4) == 0xE  ? 3
+                    : (c >> 3) == 0x1E ? 4
+                                       : 0;
     if (n == 0 || i + n > s.size()) return false;
     std::uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1FU) : n == 3 ? (c & 0x0FU) : (c & 0x07U);
     for (std::size_t k = 1; k < n; ++k) {
@@ -118,7 +122,8 @@ TEST(Write, ScalarsAndContainers) {
 
 TEST(Write, EscapesLikePythonEnsureAscii) {
   std::string all_controls;
-  for (char c = 0; c < 0x20; ++c) all_controls += c;
+  for (char c = 0; c < 0x20; ++c)
+    all_controls += c;
   all_controls += "\x7f/\"\\";
   // The text Python's json.dumps(ensure_ascii=True) gives for the same string.
   EXPECT_EQ(write(Value(all_controls)),
@@ -188,7 +193,8 @@ TEST(Write, DoublesMatchPythonRepr) {
     EXPECT_EQ(text, c.python_repr);
     Value back = parse(text);
     ASSERT_EQ(back.kind(), Kind::floating) << text;
-    EXPECT_EQ(std::bit_cast<std::uint64_t>(back.get<double>()), std::bit_cast<std::uint64_t>(c.value))
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(back.get<double>()),
+              std::bit_cast<std::uint64_t>(c.value))
         << text;
   }
 }
@@ -207,9 +213,10 @@ TEST(Write, NonFinitePolicy) {
   EXPECT_THAT(m, HasSubstr("NaN at inputs.info.loss"));
   EXPECT_THAT(message_of<ProtocolError>([&] { (void)write(Value(kInf), refuse); }),
               HasSubstr("Infinity at the top level"));
-  EXPECT_THAT(
-      message_of<ProtocolError>([&] { (void)write(Value(Array{1.0, -kInf}), refuse); }),
-      HasSubstr("-Infinity at [1]"));
+  EXPECT_THAT(message_of<ProtocolError>([&] {
+                (void)write(Value(Array{1.0, -kInf}), refuse);
+              }),
+              HasSubstr("-Infinity at [1]"));
   EXPECT_EQ(write(Value(Array{1.5}), refuse), "[1.5]");
 
   Response u = response(ResponseType::UPDATE, "t1");
@@ -244,7 +251,8 @@ TEST(Write, ApposeObjectsInWireForm) {
 
 TEST(Write, DepthLimit) {
   Value deep;
-  for (int i = 0; i < 512; ++i) deep = Array{std::move(deep)};
+  for (int i = 0; i < 512; ++i)
+    deep = Array{std::move(deep)};
   std::string text = write(deep);
   EXPECT_TRUE(same(parse(text), deep));
   Value deeper = Array{deep};
@@ -305,10 +313,12 @@ TEST(Parse, PythonNonFiniteTokens) {
 }
 
 TEST(Parse, RejectsMalformedJsonWithOffset) {
-  for (const char* bad : {"", " ", "01", "1.", ".5", "-", "+1", "1e", "1e+", "[1,]", "[1 2]",
-                          "{\"a\" 1}", "{\"a\":1,}", "{a:1}", "{'a':1}", "\"abc", "[", "{",
-                          "tru", "nul", "\"\\x\"", "\"\\u12g4\"", "\"\\u12\"", "1 2", "[]]",
-                          "\"a\tb\"", "\"\x01\""}) {
+  for (const char* bad :
+       {"",           " ",        "01",      "1.",          ".5",        "-",
+        "+1",         "1e",       "1e+",     "[1,]",        "[1 2]",     "{\"a\" 1}",
+        "{\"a\":1,}", "{a:1}",    "{'a':1}", "\"abc",       "[",         "{",
+        "tru",        "nul",      "\"\\x\"", "\"\\u12g4\"", "\"\\u12\"", "1 2",
+        "[]]",        "\"a\tb\"", "\"\x01\""}) {
     EXPECT_THROW((void)parse(bad), ProtocolError) << fmt::format("{:?}", std::string(bad));
   }
   EXPECT_THAT(message_of<ProtocolError>([] { (void)parse(R"({"a":1,"b":tru})"); }),
@@ -323,9 +333,11 @@ TEST(Parse, StringEscapesAndUnicode) {
   EXPECT_EQ(parse(R"("\uD83E\uDDCA")"), Value("🧊"));
   EXPECT_EQ(parse("\"héllo 🧊\""), Value("héllo 🧊"));
   // UTF-8 cannot hold lone surrogates (Python's json accepts them): U+FFFD instead.
-  EXPECT_EQ(parse(R"("a\ud800b")"), Value("a\xEF\xBF\xBD" "b"));
+  EXPECT_EQ(parse(R"("a\ud800b")"), Value("a\xEF\xBF\xBD"
+                                          "b"));
   EXPECT_EQ(parse(R"("\udc00")"), Value("\xEF\xBF\xBD"));
-  EXPECT_EQ(parse(R"("\ud800\u0041")"), Value("\xEF\xBF\xBD" "A"));
+  EXPECT_EQ(parse(R"("\ud800\u0041")"), Value("\xEF\xBF\xBD"
+                                              "A"));
   EXPECT_EQ(parse(R"("\ud800\ud800\udc00")"), Value("\xEF\xBF\xBD\xF0\x90\x80\x80"));
   EXPECT_EQ(parse("\"\x7f\""), Value("\x7f"));
 }
@@ -362,7 +374,8 @@ TEST(Parse, DepthLimitIsAnErrorNotACrash) {
   std::string too_deep = std::string(513, '[') + std::string(513, ']');
   EXPECT_THAT(message_of<ProtocolError>([&] { (void)parse(too_deep); }), HasSubstr("512"));
   std::string objects;
-  for (int i = 0; i < 600; ++i) objects += "{\"a\":";
+  for (int i = 0; i < 600; ++i)
+    objects += "{\"a\":";
   EXPECT_THROW((void)parse(objects), ProtocolError);
   EXPECT_THROW((void)parse(std::string(1000000, '[')), ProtocolError);
   LineContents c = split_line(std::string(100000, '{'));
@@ -398,13 +411,15 @@ class RandomValues {
       case 8: {
         Array a;
         auto n = rng_() % 6;
-        for (std::uint64_t i = 0; i < n; ++i) a.push_back(value(depth - 1));
+        for (std::uint64_t i = 0; i < n; ++i)
+          a.push_back(value(depth - 1));
         return a;
       }
       default: {
         Args o;
         auto n = rng_() % 6;
-        for (std::uint64_t i = 0; i < n; ++i) o.insert_or_assign(text(), value(depth - 1));
+        for (std::uint64_t i = 0; i < n; ++i)
+          o.insert_or_assign(text(), value(depth - 1));
         return o;
       }
     }
@@ -431,7 +446,8 @@ class RandomValues {
     std::string digits = rng_() % 2 == 0 ? "-" : "";
     digits += static_cast<char>('1' + rng_() % 9);
     auto n = 20 + rng_() % 40;
-    for (std::uint64_t i = 0; i < n; ++i) digits += static_cast<char>('0' + rng_() % 10);
+    for (std::uint64_t i = 0; i < n; ++i)
+      digits += static_cast<char>('0' + rng_() % 10);
     return {digits};
   }
 
@@ -492,7 +508,8 @@ TEST(RoundTrip, RandomValuesSurviveWriteAndParse) {
     Value v = gen.value(4);
     std::string text = write(v);
     ASSERT_TRUE(valid_utf8(text));
-    for (char c : text) ASSERT_LT(static_cast<unsigned char>(c), 0x80U) << text;
+    for (char c : text)
+      ASSERT_LT(static_cast<unsigned char>(c), 0x80U) << text;
     Value back = parse(text);
     ASSERT_TRUE(same(v, back)) << text;
     ASSERT_EQ(write(back), text);
@@ -526,10 +543,18 @@ TEST(RoundTrip, RandomMessagesSurviveGluing) {
 // Large inputs
 
 #ifdef NDEBUG
-constexpr auto kLargeBudget = std::chrono::seconds(1);
+constexpr double kLargeBudget = 1.0;  // seconds
 #else
-constexpr auto kLargeBudget = std::chrono::seconds(30);  // unoptimised and sanitizer builds
+constexpr double kLargeBudget = 30.0;  // unoptimised and sanitizer builds
 #endif
+
+// CPU time of this thread: other builds and tests sharing the machine do not count against the
+// budget, the work (page faults included) does.
+double cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 TEST(Large, FiftyMegabyteString) {
   std::string payload;
@@ -537,10 +562,11 @@ TEST(Large, FiftyMegabyteString) {
   for (std::size_t i = 0; payload.size() < 50'000'000; ++i) {
     payload += i % 97 == 0 ? "caf\xC3\xA9 " : "abcdefghij";
   }
-  std::string line = R"({"outputs":{"s":")" + payload + R"("},"task":"t","responseType":"COMPLETION"})";
-  auto start = std::chrono::steady_clock::now();
+  std::string line =
+      R"({"outputs":{"s":")" + payload + R"("},"task":"t","responseType":"COMPLETION"})";
+  double start = cpu_seconds();
   LineContents c = split_line(line);
-  auto elapsed = std::chrono::steady_clock::now() - start;
+  double elapsed = cpu_seconds() - start;
   ASSERT_EQ(c.messages.size(), 1U);
   EXPECT_EQ(c.messages[0].at("outputs").at("s").get<std::string>(), payload);
   EXPECT_LT(elapsed, kLargeBudget);
@@ -558,9 +584,9 @@ TEST(Large, FiftyMegabyteArray) {
     ++count;
   }
   line += R"(]},"task":"t","responseType":"COMPLETION"})";
-  auto start = std::chrono::steady_clock::now();
+  double start = cpu_seconds();
   LineContents c = split_line(line);
-  auto elapsed = std::chrono::steady_clock::now() - start;
+  double elapsed = cpu_seconds() - start;
   ASSERT_EQ(c.messages.size(), 1U);
   const Array& a = c.messages[0].at("outputs").at("a").as_array();
   ASSERT_EQ(a.size(), count);
@@ -574,7 +600,8 @@ TEST(Large, FiftyMegabyteArray) {
 
 std::vector<std::string> keys_of(const Args& a) {
   std::vector<std::string> k;
-  for (const auto& [key, v] : a) k.push_back(key);
+  for (const auto& [key, v] : a)
+    k.push_back(key);
   return k;
 }
 
@@ -675,9 +702,12 @@ TEST(SplitLine, NeverThrowsOnRandomBytes) {
     LineContents c;
     ASSERT_NO_THROW(c = split_line(line));
     EXPECT_EQ(c.invalid.size(), c.notes.size());
-    for (const auto& s : c.invalid) ASSERT_TRUE(valid_utf8(s)) << fmt::format("{:?}", line);
-    for (const auto& s : c.notes) ASSERT_TRUE(valid_utf8(s));
-    for (const auto& m : c.messages) ASSERT_NO_THROW((void)write(Value(m)));
+    for (const auto& s : c.invalid)
+      ASSERT_TRUE(valid_utf8(s)) << fmt::format("{:?}", line);
+    for (const auto& s : c.notes)
+      ASSERT_TRUE(valid_utf8(s));
+    for (const auto& m : c.messages)
+      ASSERT_NO_THROW((void)write(Value(m)));
   }
 }
 
@@ -687,30 +717,34 @@ TEST(SplitLine, PathologicalLinesStayFast) {
       std::string(1'000'000, '['),
       [] {
         std::string s;
-        while (s.size() < 1'000'000) s += "{\"a\":";
+        while (s.size() < 1'000'000)
+          s += "{\"a\":";
         return s;
       }(),
       [] {
         std::string s;
-        while (s.size() < 1'000'000) s += "{x";
+        while (s.size() < 1'000'000)
+          s += "{x";
         return s;
       }(),
       [] {
         std::string s;
-        while (s.size() < 1'000'000) s += "[1,";
+        while (s.size() < 1'000'000)
+          s += "[1,";
         return s;
       }(),
       [] {
         std::string s;
-        while (s.size() < 1'000'000) s += "[{}";
+        while (s.size() < 1'000'000)
+          s += "[{}";
         return s;
       }(),
       "{\"" + std::string(1'000'000, 'a'),
   };
   for (const std::string& line : lines) {
-    auto start = std::chrono::steady_clock::now();
+    double start = cpu_seconds();
     LineContents c = split_line(line);
-    auto elapsed = std::chrono::steady_clock::now() - start;
+    double elapsed = cpu_seconds() - start;
     EXPECT_LT(elapsed, kLargeBudget) << line.substr(0, 20);
     EXPECT_FALSE(c.invalid.empty());
   }
@@ -720,17 +754,16 @@ TEST(SplitLine, PathologicalLinesStayFast) {
 // Requests and responses
 
 TEST(Requests, EncodeAsAppposePythonDoes) {
-  Request r{.task = "4f1c", .type = RequestType::EXECUTE, .script = "5 + 6", .inputs = {},
-            .queue = {}};
+  Request r{
+      .task = "4f1c", .type = RequestType::EXECUTE, .script = "5 + 6", .inputs = {}, .queue = {}};
   EXPECT_EQ(encode_request(r),
             R"({"task":"4f1c","requestType":"EXECUTE","script":"5 + 6","inputs":{},"queue":null})");
   r.queue = "main";
   r.inputs = Args{{"x", 21}, {"name", "é"}};
-  EXPECT_EQ(encode_request(r),
-            R"({"task":"4f1c","requestType":"EXECUTE","script":"5 + 6",)"
-            R"("inputs":{"x":21,"name":"\u00e9"},"queue":"main"})");
-  Request cancel{.task = "4f1c", .type = RequestType::CANCEL, .script = "ignored", .inputs = {},
-                 .queue = {}};
+  EXPECT_EQ(encode_request(r), R"({"task":"4f1c","requestType":"EXECUTE","script":"5 + 6",)"
+                               R"("inputs":{"x":21,"name":"\u00e9"},"queue":"main"})");
+  Request cancel{
+      .task = "4f1c", .type = RequestType::CANCEL, .script = "ignored", .inputs = {}, .queue = {}};
   EXPECT_EQ(encode_request(cancel), R"({"task":"4f1c","requestType":"CANCEL"})");
 }
 
@@ -751,18 +784,19 @@ TEST(Requests, DecodeAndCheck) {
   EXPECT_EQ(r.queue, "main");
   EXPECT_EQ(decode(R"({"task":"t","requestType":"CANCEL"})").type, RequestType::CANCEL);
 
-  for (const char* bad : {R"({"requestType":"CANCEL"})", R"({"task":5,"requestType":"CANCEL"})",
-                          R"({"task":"t"})", R"({"task":"t","requestType":"RUN"})",
-                          R"({"task":"t","requestType":"EXECUTE","script":1})",
-                          R"({"task":"t","requestType":"EXECUTE","inputs":[]})",
-                          R"({"task":"t","requestType":"EXECUTE","queue":1})"}) {
+  for (const char* bad :
+       {R"({"requestType":"CANCEL"})", R"({"task":5,"requestType":"CANCEL"})", R"({"task":"t"})",
+        R"({"task":"t","requestType":"RUN"})", R"({"task":"t","requestType":"EXECUTE","script":1})",
+        R"({"task":"t","requestType":"EXECUTE","inputs":[]})",
+        R"({"task":"t","requestType":"EXECUTE","queue":1})"}) {
     EXPECT_THROW((void)to_request(split_line(bad).messages.at(0)), ProtocolError) << bad;
   }
-  EXPECT_THAT(message_of<ProtocolError>([] {
-                (void)to_request(split_line(R"({"task":"t","requestType":"EXECUTE","inputs":7})")
-                                     .messages.at(0));
-              }),
-              HasSubstr("'inputs' must be an object, but it is an int"));
+  EXPECT_THAT(
+      message_of<ProtocolError>([] {
+        (void)to_request(
+            split_line(R"({"task":"t","requestType":"EXECUTE","inputs":7})").messages.at(0));
+      }),
+      HasSubstr("'inputs' must be an object, but it is an int"));
 }
 
 TEST(Responses, EncodeAsAppposePythonsWorkerDoes) {
@@ -793,8 +827,7 @@ TEST(Responses, EncodeAsAppposePythonsWorkerDoes) {
   hello.version = "0.1.0";
   EXPECT_EQ(encode_response(hello),
             R"({"responseType":"HELLO","implementation":"appose-cpp","version":"0.1.0"})");
-  EXPECT_THROW((void)encode_response(response(ResponseType::CRASH, "t1")),
-               ProtocolError);
+  EXPECT_THROW((void)encode_response(response(ResponseType::CRASH, "t1")), ProtocolError);
   EXPECT_THROW((void)encode_response(response(ResponseType::LAUNCH)), ProtocolError);
 }
 
@@ -824,7 +857,8 @@ TEST(Responses, DecodeAndCheckFieldTypes) {
   f = decode(R"({"error":{"code":3},"task":"t","responseType":"FAILURE"})");
   EXPECT_EQ(f.error, R"({"code":3})");
 
-  Response h = decode(R"({"responseType":"HELLO","implementation":"appose-python","version":"0.13.0"})");
+  Response h =
+      decode(R"({"responseType":"HELLO","implementation":"appose-python","version":"0.13.0"})");
   EXPECT_EQ(h.type, ResponseType::HELLO);
   EXPECT_FALSE(h.task);
   EXPECT_EQ(h.implementation, "appose-python");
@@ -832,21 +866,23 @@ TEST(Responses, DecodeAndCheckFieldTypes) {
 
   EXPECT_FALSE(decode(R"({"responseType":"LAUNCH"})").task);
 
-  for (const char* bad : {R"({"task":"t"})", R"({"task":"t","responseType":"BOGUS"})",
-                          R"({"task":"t","responseType":7})", R"({"task":1,"responseType":"LAUNCH"})",
-                          R"({"task":"t","responseType":"UPDATE","current":"3"})",
-                          R"({"task":"t","responseType":"UPDATE","current":3.5})",
-                          R"({"task":"t","responseType":"UPDATE","maximum":1e300})",
-                          R"({"task":"t","responseType":"UPDATE","maximum":18446744073709551615})",
-                          R"({"task":"t","responseType":"UPDATE","message":5})",
-                          R"({"task":"t","responseType":"COMPLETION","outputs":[1]})"}) {
+  for (const char* bad :
+       {R"({"task":"t"})", R"({"task":"t","responseType":"BOGUS"})",
+        R"({"task":"t","responseType":7})", R"({"task":1,"responseType":"LAUNCH"})",
+        R"({"task":"t","responseType":"CRASH","error":"x"})",
+        R"({"task":"t","responseType":"UPDATE","current":"3"})",
+        R"({"task":"t","responseType":"UPDATE","current":3.5})",
+        R"({"task":"t","responseType":"UPDATE","maximum":1e300})",
+        R"({"task":"t","responseType":"UPDATE","maximum":18446744073709551615})",
+        R"({"task":"t","responseType":"UPDATE","message":5})",
+        R"({"task":"t","responseType":"COMPLETION","outputs":[1]})"}) {
     EXPECT_THROW((void)decode(bad), ProtocolError) << bad;
   }
-  EXPECT_THAT(message_of<ProtocolError>([&] { (void)decode(R"({"task":"t","responseType":"BOGUS"})"); }),
-              HasSubstr("BOGUS"));
-  EXPECT_THAT(message_of<ProtocolError>([&] {
-                (void)decode(R"({"task":"t","responseType":"UPDATE","current":"abc"})");
-              }),
+  EXPECT_THAT(
+      message_of<ProtocolError>([&] { (void)decode(R"({"task":"t","responseType":"BOGUS"})"); }),
+      HasSubstr("BOGUS"));
+  EXPECT_THAT(message_of<ProtocolError>(
+                  [&] { (void)decode(R"({"task":"t","responseType":"UPDATE","current":"abc"})"); }),
               HasSubstr("'current' must be an integer"));
 }
 
@@ -875,7 +911,8 @@ Args decode_outputs(const std::string& line) {
 
 TEST(Resolve, AttachesBlocksAtAnyDepth) {
   NDArray img(DType::float32, Shape{2, 3, 4});
-  for (std::size_t i = 0; i < 24; ++i) img.span<float>()[i] = static_cast<float>(i) * 0.5F;
+  for (std::size_t i = 0; i < 24; ++i)
+    img.span<float>()[i] = static_cast<float>(i) * 0.5F;
   SharedMemory raw = SharedMemory::create(100);
   std::memcpy(raw.data(), "hello", 5);
   NDArray deep(DType::int16, Shape{3}, raw);

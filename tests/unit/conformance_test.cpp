@@ -53,7 +53,8 @@ std::vector<std::string> names_of(const std::vector<Json>& cases) {
   for (const Json& c : cases) {
     std::string base = sanitize_name(c.value("name", std::string("unnamed")));
     std::string name = base;
-    for (int k = 2; !seen.insert(name).second; ++k) name = fmt::format("{}_{}", base, k);
+    for (int k = 2; !seen.insert(name).second; ++k)
+      name = fmt::format("{}_{}", base, k);
     names.push_back(name);
   }
   return names;
@@ -92,8 +93,8 @@ std::string hex_decode(std::string_view hex) {
 ::testing::AssertionResult matches(const Value& v, const Json& e, const std::string& path) {
   auto fail = [&](std::string_view why) {
     return ::testing::AssertionFailure()
-           << "at " << (path.empty() ? "<top>" : path) << ": " << why << " (got "
-           << v.kind_name() << ", expected " << e.dump() << ")";
+           << "at " << (path.empty() ? "<top>" : path) << ": " << why << " (got " << v.kind_name()
+           << ", expected " << e.dump() << ")";
   };
   if (e.is_object() && e.size() == 1 && e.contains("$float")) {
     if (v.kind() != Kind::floating) return fail("not a float");
@@ -126,10 +127,10 @@ std::string hex_decode(std::string_view hex) {
       return v == Value(e.get<bool>()) ? ::testing::AssertionSuccess() : fail("wrong bool");
     case Json::value_t::number_integer:
       return v == Value(e.get<std::int64_t>()) ? ::testing::AssertionSuccess()
-                                                : fail("wrong integer");
+                                               : fail("wrong integer");
     case Json::value_t::number_unsigned:
       return v == Value(e.get<std::uint64_t>()) ? ::testing::AssertionSuccess()
-                                                 : fail("wrong integer");
+                                                : fail("wrong integer");
     case Json::value_t::number_float:
       return v.kind() == Kind::floating && v.get<double>() == e.get<double>() &&
                      std::signbit(v.get<double>()) == std::signbit(e.get<double>())
@@ -137,7 +138,7 @@ std::string hex_decode(std::string_view hex) {
                  : fail("wrong float");
     case Json::value_t::string:
       return v == Value(e.get<std::string>()) ? ::testing::AssertionSuccess()
-                                               : fail("wrong string");
+                                              : fail("wrong string");
     case Json::value_t::array: {
       if (!v.is_array() || v.size() != e.size()) return fail("not an array of that size");
       for (std::size_t i = 0; i < e.size(); ++i) {
@@ -150,7 +151,8 @@ std::string hex_decode(std::string_view hex) {
       if (!v.is_object() || v.size() != e.size()) return fail("not an object with those keys");
       auto it = v.as_object().begin();
       for (const auto& [key, item] : e.items()) {
-        if (it->first != key) return fail(fmt::format("key '{}' where '{}' was expected", it->first, key));
+        if (it->first != key)
+          return fail(fmt::format("key '{}' where '{}' was expected", it->first, key));
         auto r = matches(it->second, item, path.empty() ? key : path + "." + key);
         if (!r) return r;
         ++it;
@@ -164,7 +166,8 @@ std::string hex_decode(std::string_view hex) {
 
 std::vector<std::string> keys_of(const Args& a) {
   std::vector<std::string> k;
-  for (const auto& [key, v] : a) k.push_back(key);
+  for (const auto& [key, v] : a)
+    k.push_back(key);
   return k;
 }
 
@@ -243,8 +246,8 @@ TEST_P(Conformance, Line) {
   SCOPED_TRACE(c.dump());
 
   const std::string direction = c.at("direction");
-  const std::string line =
-      c.contains("line") ? c["line"].get<std::string>() : hex_decode(c.at("line_hex").get<std::string>());
+  const std::string line = c.contains("line") ? c["line"].get<std::string>()
+                                              : hex_decode(c.at("line_hex").get<std::string>());
   LineContents contents = split_line(line);
   EXPECT_EQ(contents.notes.size(), contents.invalid.size()) << "one note per invalid piece";
 
@@ -296,7 +299,8 @@ TEST_P(Conformance, Line) {
     EXPECT_EQ(invalid[i], expected_invalid[i].get<std::string>());
   }
   bool whole_line = accepted.size() == 1 && invalid.empty();
-  for (const Args& m : accepted) check_reencoding(direction, m, line, whole_line);
+  for (const Args& m : accepted)
+    check_reencoding(direction, m, line, whole_line);
 }
 
 INSTANTIATE_TEST_SUITE_P(Messages, Conformance, ::testing::ValuesIn(listed_case_names()),
@@ -310,7 +314,8 @@ TEST(ConformanceFile, IsPresentAndCoversBothDirections) {
   std::vector<Json> cases = load_cases(file);
   ASSERT_FALSE(cases.empty());
   std::set<std::string> directions;
-  for (const Json& c : cases) directions.insert(c.at("direction").get<std::string>());
+  for (const Json& c : cases)
+    directions.insert(c.at("direction").get<std::string>());
   EXPECT_EQ(directions, (std::set<std::string>{"request", "response"}));
   // The listed tests and the file agree (a stale listing would silently skip cases).
   EXPECT_EQ(names_of(cases), listed_case_names());

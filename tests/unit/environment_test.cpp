@@ -14,7 +14,6 @@
 
 #include <appose/appose.hpp>
 
-
 namespace appose {
 namespace {
 
@@ -177,7 +176,8 @@ TEST(Environment, PythonUnsetsCondaActivation) {
   Environment env(bin.path.string(), {bin.path.string()});
   Service s = env.python();
   const auto& vars = s.config().env;
-  for (const char* name : {"CONDA_PREFIX", "CONDA_DEFAULT_ENV", "CONDA_SHLVL", "PYTHONEXECUTABLE"}) {
+  for (const char* name :
+       {"CONDA_PREFIX", "CONDA_DEFAULT_ENV", "CONDA_SHLVL", "PYTHONEXECUTABLE"}) {
     auto it = vars.find(name);
     ASSERT_NE(it, vars.end()) << name << " is not unset";
     EXPECT_EQ(it->second, std::nullopt) << name;
@@ -222,9 +222,8 @@ TEST(Environment, LaunchArgsPrefixBareExecutable) {
             (Command{"pixi", "run", "--manifest-path", "/envs/demo/pixi.toml", "python", "-c",
                      "import appose.python_worker; appose.python_worker.main()"}));
   Service t = env.service({"my-worker", "other"}, {"--arg"});
-  EXPECT_EQ(t.config().command,
-            (Command{"pixi", "run", "--manifest-path", "/envs/demo/pixi.toml", "my-worker",
-                     "--arg"}));
+  EXPECT_EQ(t.config().command, (Command{"pixi", "run", "--manifest-path", "/envs/demo/pixi.toml",
+                                         "my-worker", "--arg"}));
   EXPECT_EQ(t.config().cwd, "/envs/demo");
 }
 

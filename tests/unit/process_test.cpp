@@ -87,8 +87,7 @@ TEST(Process, MissingProgramThrowsNamingIt) {
     Process::spawn(o);
     FAIL() << "spawn should have thrown";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("/nonexistent/appose-no-such-program"),
-              std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/appose-no-such-program"), std::string::npos)
         << e.what();
   }
   o.argv = {"appose-no-such-program-on-path"};
@@ -140,10 +139,12 @@ TEST(Process, OnlyStandardDescriptorsAreInherited) {
 
   std::set<int> fds;
   std::istringstream in(out);
-  for (int fd; in >> fd;) fds.insert(fd);
+  for (int fd; in >> fd;)
+    fds.insert(fd);
   EXPECT_TRUE(fds.count(0) && fds.count(1) && fds.count(2)) << out;
   EXPECT_EQ(fds.count(57), 0u) << "the non-CLOEXEC descriptor leaked into the child:\n" << out;
-  for (int fd : fds) EXPECT_LE(fd, 3) << "unexpected descriptor " << fd << " in:\n" << out;
+  for (int fd : fds)
+    EXPECT_LE(fd, 3) << "unexpected descriptor " << fd << " in:\n" << out;
 }
 
 TEST(Process, ChildLeadsItsOwnProcessGroup) {
@@ -182,9 +183,9 @@ TEST(Process, MissingWorkingDirectoryThrows) {
 TEST(Process, EnvironmentVariablesAreSetAndUnset) {
   ASSERT_EQ(::setenv("APPOSE_PROCESS_TEST_INHERITED", "kept", 1), 0);
   ASSERT_EQ(::setenv("APPOSE_PROCESS_TEST_UNSET", "present", 1), 0);
-  SpawnOptions o = sh(
-      "echo \"${APPOSE_PROCESS_TEST_SET-none}:${APPOSE_PROCESS_TEST_UNSET-none}:"
-      "${APPOSE_PROCESS_TEST_INHERITED-none}\"");
+  SpawnOptions o =
+      sh("echo \"${APPOSE_PROCESS_TEST_SET-none}:${APPOSE_PROCESS_TEST_UNSET-none}:"
+         "${APPOSE_PROCESS_TEST_INHERITED-none}\"");
   o.env["APPOSE_PROCESS_TEST_SET"] = "hello world";
   o.env["APPOSE_PROCESS_TEST_UNSET"] = std::nullopt;
   Process p = Process::spawn(o);
@@ -204,11 +205,25 @@ TEST(Process, PathOfTheChildEnvironmentFindsTheProgram) {
   EXPECT_EQ(Process::spawn(o).wait(), 0);
 }
 
+/// SIGPIPE's default action (termination) for the scope of a test, whatever the harness set:
+/// with it, a SIGPIPE raised by the library would kill the test.
+class DefaultSigpipe {
+ public:
+  DefaultSigpipe() {
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(SIGPIPE, &dfl, &old_);
+  }
+  ~DefaultSigpipe() { ::sigaction(SIGPIPE, &old_, nullptr); }
+  DefaultSigpipe(const DefaultSigpipe&) = delete;
+  DefaultSigpipe& operator=(const DefaultSigpipe&) = delete;
+
+ private:
+  struct sigaction old_ {};
+};
+
 TEST(Process, WriteToDeadChildGivesEpipeWithoutSigpipe) {
-  // No handler is installed: with the default disposition a SIGPIPE would kill this test.
-  struct sigaction current {};
-  ASSERT_EQ(::sigaction(SIGPIPE, nullptr, &current), 0);
-  ASSERT_EQ(current.sa_handler, SIG_DFL);
+  DefaultSigpipe sigpipe_kills;
 
   Process p = Process::spawn(sh("exit 0"));
   ASSERT_EQ(p.wait(), 0);

@@ -27,6 +27,11 @@ using Kind = Value::Kind;
 static_assert(std::is_nothrow_move_constructible_v<Value>,
               "vectors of Value must move, not copy, when they grow");
 static_assert(std::is_nothrow_move_constructible_v<Args>);
+// A char would otherwise become a bool; a string literal must stay a string.
+static_assert(!std::is_constructible_v<Value, char>);
+static_assert(!std::is_constructible_v<Value, char32_t>);
+static_assert(std::is_constructible_v<Value, const char*>);
+static_assert(std::is_constructible_v<Value, signed char>);
 
 // The message of the exception `f` throws (as E), or a failure.
 template <typename E, typename F>
@@ -88,7 +93,8 @@ TEST(Value, ConstructsFromContainers) {
   ASSERT_EQ(m.kind(), Kind::object);
   // A std::map brings its own (sorted) order.
   std::vector<std::string> keys;
-  for (const auto& [k, item] : m.as_object()) keys.push_back(k);
+  for (const auto& [k, item] : m.as_object())
+    keys.push_back(k);
   EXPECT_THAT(keys, ::testing::ElementsAre("a", "b"));
 
   Value o = Args{{"data", 1}, {"gamma", 2.2}};
@@ -115,7 +121,8 @@ TEST(Args, InitializerListKeepsOrderAndLastValueOfRepeatedKey) {
   Args args{{"data", 1}, {"gamma", 2.2}, {"data", "again"}, {"alpha", true}};
   ASSERT_EQ(args.size(), 3U);
   std::vector<std::string> keys;
-  for (const auto& [k, v] : args) keys.push_back(k);
+  for (const auto& [k, v] : args)
+    keys.push_back(k);
   EXPECT_THAT(keys, ::testing::ElementsAre("data", "gamma", "alpha"));
   EXPECT_EQ(args.at("data"), Value("again"));
 }
@@ -139,7 +146,8 @@ TEST(Args, AtNamesMissingKeyAndThePresentOnes) {
   Args empty;
   EXPECT_THAT(message_of<Error>([&] { (void)empty.at("x"); }), HasSubstr("empty"));
   Args many;
-  for (int i = 0; i < 100; ++i) many[std::to_string(i)] = i;
+  for (int i = 0; i < 100; ++i)
+    many[std::to_string(i)] = i;
   std::string m = message_of<Error>([&] { (void)many.at("x"); });
   EXPECT_THAT(m, HasSubstr("100 keys in all"));
   EXPECT_LT(m.size(), 200U);
@@ -175,7 +183,8 @@ TEST(Args, LargeObjectsStayFastAndConsistent) {
   constexpr int kKeys = 100000;
   auto start = std::chrono::steady_clock::now();
   Args big;
-  for (int i = 0; i < kKeys; ++i) big.insert_or_assign("key" + std::to_string(i), i);
+  for (int i = 0; i < kKeys; ++i)
+    big.insert_or_assign("key" + std::to_string(i), i);
   for (int i = 0; i < kKeys; ++i) {
     const Value* v = big.find("key" + std::to_string(i));
     ASSERT_NE(v, nullptr);
@@ -223,8 +232,7 @@ TEST(ValueGet, IntegersAreRangeChecked) {
   EXPECT_THROW((void)Value(-1).get<std::uint64_t>(), TypeError);
   EXPECT_THROW((void)Value(std::numeric_limits<std::uint64_t>::max()).get<std::int64_t>(),
                TypeError);
-  EXPECT_THROW((void)Value(BigInteger{"1180591620717411303424"}).get<std::uint64_t>(),
-               TypeError);
+  EXPECT_THROW((void)Value(BigInteger{"1180591620717411303424"}).get<std::uint64_t>(), TypeError);
   EXPECT_THROW((void)Value(true).get<int>(), TypeError);
   EXPECT_THROW((void)Value("1").get<int>(), TypeError);
 }
@@ -261,7 +269,9 @@ TEST(ValueGet, TypeErrorNamesBothTypes) {
             "expected an int but the value is a string (\"abc\")");
   EXPECT_EQ(message_of<TypeError>([] { (void)Value().get<std::string>(); }),
             "expected a string but the value is null");
-  EXPECT_EQ(message_of<TypeError>([] { (void)Value(Array{1, 2}).get<Args>(); }),
+  EXPECT_EQ(message_of<TypeError>([] {
+              (void)Value(Array{1, 2}).get<Args>();
+            }),
             "expected an object but the value is an array with 2 elements");
   EXPECT_EQ(message_of<TypeError>([] { (void)Value(1.5).get<NDArray>(); }),
             "expected an ndarray but the value is a float (1.5)");
@@ -319,16 +329,17 @@ TEST(Value, EqualityIsDeepAndStrict) {
   EXPECT_NE(Value(std::nan("")), Value(std::nan("")));
   EXPECT_EQ(Value(0.0), Value(-0.0));  // by value, as IEEE 754 compares them
   EXPECT_NE(Value(BigInteger{"1180591620717411303424"}), Value(1180591620717411303424.0));
-  EXPECT_EQ(Value(BigInteger{"1180591620717411303424"}), Value(BigInteger{"1180591620717411303424"}));
+  EXPECT_EQ(Value(BigInteger{"1180591620717411303424"}),
+            Value(BigInteger{"1180591620717411303424"}));
   EXPECT_NE(Value(""), Value());
   EXPECT_EQ(Value(WorkerObject("w")), Value(WorkerObject("w")));
   EXPECT_NE(Value(WorkerObject("w")), Value(WorkerObject("v")));
 }
 
 TEST(Value, FromJsonMapsNumberTypes) {
-  Json j = Json::parse(
-      R"({"i":-5,"u":5,"big":18446744073709551615,"d":2.5,"s":"x","b":true,"n":null,)"
-      R"("a":[1,[2]],"o":{"z":1,"y":2}})");
+  Json j =
+      Json::parse(R"({"i":-5,"u":5,"big":18446744073709551615,"d":2.5,"s":"x","b":true,"n":null,)"
+                  R"("a":[1,[2]],"o":{"z":1,"y":2}})");
   Value v(j);
   EXPECT_EQ(v.at("i").kind(), Kind::integer);
   EXPECT_EQ(v.at("u").kind(), Kind::integer);  // nlohmann stores it unsigned
@@ -351,10 +362,9 @@ TEST(Value, ToJsonGivesTheWireForm) {
             R"({"appose_type":"worker_object","var_name":"_appose_auto_0"})");
   NDArray a(DType::float32, Shape::f_order({4, 3, 2}));
   Json j = Value(a).to_json();
-  EXPECT_EQ(j.dump(),
-            fmt::format(R"({{"appose_type":"ndarray","dtype":"float32","shape":[2,3,4],)"
-                        R"("shm":{{"appose_type":"shm","name":"{}","rsize":96}}}})",
-                        a.shm().name()));
+  EXPECT_EQ(j.dump(), fmt::format(R"({{"appose_type":"ndarray","dtype":"float32","shape":[2,3,4],)"
+                                  R"("shm":{{"appose_type":"shm","name":"{}","rsize":96}}}})",
+                                  a.shm().name()));
   EXPECT_EQ(Value(a.shm()).to_json().dump(),
             fmt::format(R"({{"appose_type":"shm","name":"{}","rsize":96}})", a.shm().name()));
   EXPECT_THROW((void)Value(NDArray()).to_json(), Error);

@@ -10,12 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <utility>
-#include <fmt/format.h>
 
 #include "appose/error.hpp"
 
@@ -25,7 +25,9 @@ namespace appose::detail {
 
 namespace {
 
-std::error_code last_error() noexcept { return {errno, std::generic_category()}; }
+std::error_code last_error() noexcept {
+  return {errno, std::generic_category()};
+}
 
 /// RAII for posix_spawn's attribute objects, which must be destroyed on every path.
 struct SpawnAttrs {
@@ -59,7 +61,8 @@ UniqueFd above_stdio(UniqueFd fd) {
 
 Pipe make_pipe() {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw Error("cannot create a pipe for the worker", last_error());
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    throw Error("cannot create a pipe for the worker", last_error());
   return {above_stdio(UniqueFd(fds[0])), above_stdio(UniqueFd(fds[1]))};
 }
 
@@ -144,18 +147,20 @@ Process Process::spawn(const SpawnOptions& options) {
   posix_spawnattr_setsigdefault(&sa.attr, &all);
   posix_spawnattr_setsigmask(&sa.attr, &none);
   posix_spawnattr_setpgroup(&sa.attr, 0);
-  posix_spawnattr_setflags(&sa.attr, static_cast<short>(POSIX_SPAWN_SETPGROUP |
-                                                        POSIX_SPAWN_SETSIGDEF |
-                                                        POSIX_SPAWN_SETSIGMASK));
+  posix_spawnattr_setflags(
+      &sa.attr,
+      static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
 
   std::vector<char*> argv;
   argv.reserve(options.argv.size() + 1);
-  for (const auto& a : options.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : options.argv)
+    argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<std::string> env = child_environment(options.env);
   std::vector<char*> envp;
   envp.reserve(env.size() + 1);
-  for (auto& e : env) envp.push_back(e.data());
+  for (auto& e : env)
+    envp.push_back(e.data());
   envp.push_back(nullptr);
 
   pid_t pid = -1;
@@ -231,7 +236,9 @@ std::error_code Process::write_stdin(std::string_view data) noexcept {
   return result;
 }
 
-void Process::close_stdin() noexcept { stdin_.reset(); }
+void Process::close_stdin() noexcept {
+  stdin_.reset();
+}
 
 void Process::close_output() noexcept {
   stdout_.reset();
@@ -275,7 +282,8 @@ void Process::kill_group(int signal) noexcept {
 std::string find_executable(std::string_view name, const std::vector<std::string>& dirs) {
   auto executable = [](const std::string& path) {
     struct stat st {};
-    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+           ::access(path.c_str(), X_OK) == 0;
   };
   if (name.empty()) return {};
   if (name.front() == '/') {

@@ -1,9 +1,12 @@
 #include "appose/environment.hpp"
 
 #include <fmt/format.h>
+#include <cstdlib>
 #include <filesystem>
+#include <string_view>
 
 #include "platform/process.hpp"
+#include "python_bootstrap.hpp"
 
 namespace appose {
 
@@ -26,11 +29,17 @@ Environment::Environment(std::string base, std::vector<std::string> bin_paths,
       launch_args_(std::move(launch_args)),
       env_vars_(std::move(env_vars)) {}
 
-Service Environment::python(std::vector<std::string> args) const {
+namespace {
+
+bool private_channel_disabled() {
+  const char* v = std::getenv("APPOSE_PRIVATE_CHANNEL");
+  return v != nullptr && std::string_view(v) == "0";
+}
+
+}  // namespace
+
+Service Environment::python_service(std::vector<std::string> args) const {
   static const std::vector<std::string> exes = {"python", "python3", "bin/python"};
-  if (args.empty()) {
-    args = {"-c", "import appose.python_worker; appose.python_worker.main()"};
-  }
   Service service = this->service(exes, std::move(args), WorkerKind::python);
   // A conda activation in the caller's shell must not leak into a worker of another
   // environment; variables this environment sets itself are kept.
@@ -40,6 +49,54 @@ Service Environment::python(std::vector<std::string> args) const {
   }
   service.env(unset);
   return service;
+}
+
+Service Environment::python(Channel channel) const {
+  std::vector<std::string> args =
+      channel == Channel::private_fds && !private_channel_disabled()
+          ? detail::python_bootstrap_args()
+          : std::vector<std::string>{"-c",
+                                     "import appose.python_worker; appose.python_worker.main()"};
+  Service service = python_service(std::move(args));
+  service.syntax("python");
+  return service;
+}
+
+Service Environment::python(std::vector<std::string> args) const {
+  return python_service(std::move(args));
+}
+
+Service Environment::groovy(std::vector<std::string> class_path,
+                            std::vector<std::string> jvm_args) const {
+  if (class_path.empty()) {
+    const char* cp = std::getenv("APPOSE_JAVA_CLASSPATH");
+    if (cp == nullptr || *cp == '\0') {
+      throw Error(
+          "Environment::groovy(): no classpath; pass the appose-java jar and its dependencies, "
+          "or set APPOSE_JAVA_CLASSPATH (scripts/peers.sh fetches them into .peers/java/lib)");
+    }
+    class_path.emplace_back(cp);
+  }
+  Service service =
+      java("org.apposed.appose.GroovyWorker", std::move(class_path), std::move(jvm_args));
+  service.syntax("groovy");
+  return service;
+}
+
+Service Environment::java(std::string main_class, std::vector<std::string> class_path,
+                          std::vector<std::string> jvm_args) const {
+  std::vector<std::string> exes = {"java", "bin/java", "jre/bin/java"};
+  if (const char* home = std::getenv("JAVA_HOME"); home != nullptr && *home != '\0') {
+    exes.insert(exes.begin(), std::string(home) + "/bin/java");
+  }
+  std::vector<std::string> args = std::move(jvm_args);
+  if (!class_path.empty()) {
+    args.emplace_back("-cp");
+    args.push_back(fmt::format("{}", fmt::join(class_path, ":")));
+  }
+  args.push_back(std::move(main_class));
+  // Java parses JSON numbers as BigDecimal: NaN and infinities must be refused before sending.
+  return service(exes, std::move(args), WorkerKind::groovy);
 }
 
 Service Environment::service(const std::vector<std::string>& exes, std::vector<std::string> args,

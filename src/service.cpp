@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "python_bootstrap.hpp"
 #include "service_impl.hpp"
 
 namespace appose {
@@ -238,6 +239,8 @@ void ServiceImpl::start() {
   spawn.argv = config_.command;
   spawn.cwd = config_.cwd;
   spawn.env = config_.env;
+  // Lets workers that know it (the Python bootstrap, C++ workers) exit when this host dies.
+  if (spawn.env.count(kParentPidVar) == 0) spawn.env[kParentPidVar] = std::to_string(::getpid());
   if (!init_script_.empty()) {
     auto dir = std::filesystem::temp_directory_path().string();
     std::string path = dir + "/appose-init-XXXXXX";
@@ -281,6 +284,43 @@ void ServiceImpl::start() {
   debug_service(fmt::format("worker started: pid {}, command: {}", process_.pid(),
                             fmt::join(config_.command, " ")));
   io_thread_ = std::thread([this] { io_loop(); });
+}
+
+void ServiceImpl::restart() {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == State::running) process_.kill_group(SIGKILL);
+  }
+  if (pid() >= 0) {
+    wait_for(std::nullopt);
+    if (io_thread_.joinable()) io_thread_.join();
+  }
+  {
+    std::lock_guard lock(mu_);
+    std::lock_guard write_lock(write_mu_);
+    state_ = State::idle;
+    process_ = Process();
+    exit_seen_ = false;
+    exit_code_.reset();
+    dead_report_.clear();
+    tasks_closed_ = false;
+    invalid_lines_.clear();
+    error_lines_.clear();
+    worker_info_.reset();
+    stdin_closed_ = false;
+  }
+  debug_service("restarting the worker");
+  start();
+}
+
+void ServiceImpl::set_syntax(std::shared_ptr<const ScriptSyntax> syntax) {
+  std::lock_guard lock(mu_);
+  syntax_ = std::move(syntax);
+}
+
+std::shared_ptr<const ScriptSyntax> ServiceImpl::syntax() const {
+  std::lock_guard lock(mu_);
+  return syntax_;
 }
 
 void ServiceImpl::write_line(const std::string& line) {
@@ -709,6 +749,12 @@ void Reaper::notify() {
   cv_.notify_all();
 }
 
+void Reaper::schedule(std::chrono::steady_clock::time_point deadline, std::function<void()> fn) {
+  std::lock_guard lock(mu_);
+  timers_.emplace(deadline, std::move(fn));
+  cv_.notify_all();
+}
+
 void Reaper::run() {
   std::unique_lock lock(mu_);
   while (true) {
@@ -727,6 +773,19 @@ void Reaper::run() {
       }
       if (!it->killed) next = std::min(next, it->deadline);
       ++it;
+    }
+    std::vector<std::function<void()>> due;
+    while (!timers_.empty() && timers_.begin()->first <= now) {
+      due.push_back(std::move(timers_.begin()->second));
+      timers_.erase(timers_.begin());
+    }
+    if (!timers_.empty()) next = std::min(next, timers_.begin()->first);
+    if (!due.empty()) {
+      lock.unlock();
+      for (auto& fn : due)
+        fn();
+      due.clear();
+      lock.lock();
     }
     if (!finished.empty()) {
       lock.unlock();
@@ -791,6 +850,27 @@ Service& Service::log(std::function<void(std::string_view)> callback) {
 Service& Service::shutdown_grace(std::chrono::milliseconds grace) {
   front_->impl()->set_grace(grace);
   return *this;
+}
+
+Service& Service::restart() {
+  front_->impl()->restart();
+  return *this;
+}
+
+Service& Service::syntax(std::string_view name) {
+  auto s = syntax_for(name);
+  if (!s) throw Error(fmt::format("no script syntax named '{}' (known: python, groovy)", name));
+  front_->impl()->set_syntax(std::move(s));
+  return *this;
+}
+
+Service& Service::syntax(std::shared_ptr<const ScriptSyntax> syntax) {
+  front_->impl()->set_syntax(std::move(syntax));
+  return *this;
+}
+
+std::shared_ptr<const ScriptSyntax> Service::syntax() const {
+  return front_->impl()->syntax();
 }
 
 Service& Service::start() {

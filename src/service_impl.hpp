@@ -74,9 +74,13 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   void set_grace(std::chrono::milliseconds grace);
   [[nodiscard]] std::chrono::milliseconds grace() const;
   void set_front(std::weak_ptr<ServiceFront> front) { front_ = std::move(front); }
+  void set_syntax(std::shared_ptr<const ScriptSyntax> syntax);
+  [[nodiscard]] std::shared_ptr<const ScriptSyntax> syntax() const;
   [[nodiscard]] std::shared_ptr<ServiceFront> front() const { return front_.lock(); }
 
   void start();
+  /// Kills the worker (if running), waits for it, and starts a fresh one.
+  void restart();
   /// Sends a started task's EXECUTE, or crashes it at once if the worker is gone.
   void submit(const std::shared_ptr<TaskImpl>& task, const std::string& line);
   void send_cancel(const std::string& task_id);
@@ -126,6 +130,7 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   std::string init_file_;
   std::function<void(std::string_view)> debug_cb_;
   std::function<void(std::string_view)> log_cb_;
+  std::shared_ptr<const ScriptSyntax> syntax_;
   std::chrono::milliseconds grace_{5000};
   Process process_;
   bool exit_seen_ = false;
@@ -247,6 +252,9 @@ class Reaper {
   void adopt(std::shared_ptr<ServiceImpl> service);
   /// A service's worker has exited: wake up to join it.
   void notify();
+  /// Runs `fn` on the reaper's thread at `deadline` (hard-cancel deadlines). `fn` must be quick
+  /// and must not throw.
+  void schedule(std::chrono::steady_clock::time_point deadline, std::function<void()> fn);
 
  private:
   Reaper();
@@ -261,6 +269,7 @@ class Reaper {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Job> jobs_;
+  std::multimap<std::chrono::steady_clock::time_point, std::function<void()>> timers_;
 };
 
 }  // namespace appose::detail

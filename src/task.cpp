@@ -389,6 +389,31 @@ void Task::cancel() {
   impl_->cancel();
 }
 
+void Task::cancel(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard lock(impl_->mu_);
+    if (impl_->status_ != TaskStatus::QUEUED && impl_->status_ != TaskStatus::RUNNING) return;
+  }
+  impl_->cancel();
+  std::weak_ptr<detail::ServiceImpl> service = service_ ? service_->impl() : nullptr;
+  // The timer holds the task (not its service) so the deadline stands even if the caller drops
+  // every handle; it kills only if this task is still unfinished then.
+  detail::Reaper::instance().schedule(
+      std::chrono::steady_clock::now() + grace, [task = impl_, service, grace] {
+        {
+          std::lock_guard lock(task->mu_);
+          if (is_finished(task->status_)) return;
+        }
+        if (auto s = service.lock()) {
+          s->log(
+              fmt::format("task {} did not stop within {} ms of its cancel request: killing "
+                          "the worker (its other tasks crash too)",
+                          task->id_, grace.count()));
+          s->kill();
+        }
+      });
+}
+
 TaskStatus Task::status() const {
   std::lock_guard lock(impl_->mu_);
   return impl_->status_;

@@ -3,6 +3,7 @@
 /// \file
 /// An Environment: where a worker's executables are and how to launch them.
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -12,6 +13,12 @@
 #include "appose/service.hpp"
 
 namespace appose {
+
+/// How Environment::python() connects to the worker.
+enum class Channel : std::uint8_t {
+  private_fds,  ///< the protocol on descriptors only the worker module uses (default)
+  plain_stdio,  ///< the protocol on the worker's stdin/stdout, as the peers launch it
+};
 
 /// Where executables live and how to launch them. Cheap to copy; immutable.
 class APPOSE_EXPORT Environment {
@@ -33,11 +40,30 @@ class APPOSE_EXPORT Environment {
     return env_vars_;
   }
 
-  /// A service running appose-python's worker (`python -c "import appose.python_worker; ..."`).
-  /// With `args`, runs python with those arguments instead (a low-level escape hatch).
+  /// A service running appose-python's worker. By default the worker is launched through a
+  /// small bootstrap that gives the protocol private descriptors before anything is imported,
+  /// so prints, C libraries writing to fd 1 and child processes (os.system, subprocess,
+  /// multiprocessing with fork) can neither corrupt responses nor steal requests; it also makes
+  /// the worker exit when this process dies. Channel::plain_stdio (or APPOSE_PRIVATE_CHANNEL=0
+  /// in this process's environment) launches the worker exactly as the peers do.
   /// The worker does not inherit the caller's conda activation (CONDA_PREFIX,
   /// CONDA_DEFAULT_ENV, CONDA_SHLVL, PYTHONEXECUTABLE) unless this environment sets them.
-  [[nodiscard]] Service python(std::vector<std::string> args = {}) const;
+  [[nodiscard]] Service python(Channel channel = Channel::private_fds) const;
+  /// Runs this environment's python with `args` (a low-level escape hatch: no worker, no
+  /// bootstrap), e.g. `{"-m", "pip", "install", wheel}`.
+  [[nodiscard]] Service python(std::vector<std::string> args) const;
+
+  /// A service running appose-java's Groovy worker (`org.apposed.appose.GroovyWorker`).
+  /// `class_path`: the appose-java jar and its dependencies (Groovy among them); when empty,
+  /// the classpath comes from the APPOSE_JAVA_CLASSPATH environment variable. Values are
+  /// encoded for Java: NaN and infinities are refused with a clear error, since the Java
+  /// worker cannot read them.
+  [[nodiscard]] Service groovy(std::vector<std::string> class_path = {},
+                               std::vector<std::string> jvm_args = {}) const;
+  /// A service running `java <jvm_args> -cp <class_path> <main_class>` (JAVA_HOME's java if
+  /// set, else the bin paths and PATH).
+  [[nodiscard]] Service java(std::string main_class, std::vector<std::string> class_path = {},
+                             std::vector<std::string> jvm_args = {}) const;
 
   /// A service running the first of `exes` found (in bin_paths(), then PATH; or given to the
   /// launcher as is) with `args`. Throws appose::Error naming the candidates and the
@@ -46,6 +72,8 @@ class APPOSE_EXPORT Environment {
                                 WorkerKind kind = WorkerKind::other) const;
 
  private:
+  [[nodiscard]] Service python_service(std::vector<std::string> args) const;
+
   std::string base_;
   std::vector<std::string> bin_paths_;
   std::vector<std::string> launch_args_;

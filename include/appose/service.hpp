@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "appose/export.hpp"
+#include "appose/syntax.hpp"
 #include "appose/task.hpp"
 #include "appose/value.hpp"
 
@@ -90,6 +91,27 @@ class APPOSE_EXPORT Service {
   /// worker's main thread.
   Task task(std::string script, Args inputs = {}, std::optional<std::string> queue = std::nullopt);
 
+  /// Sets the script language used by get_var(), put_var(), call() and proxies (`"python"`,
+  /// `"groovy"`). Environment::python() and groovy() set it. Throws for an unknown name.
+  Service& syntax(std::string_view name);
+  Service& syntax(std::shared_ptr<const ScriptSyntax> syntax);
+  /// The script language, or nullptr if none is set.
+  [[nodiscard]] std::shared_ptr<const ScriptSyntax> syntax() const;
+  /// The value of a variable the worker exported (`task.export(...)`, put_var()).
+  /// Throws TaskException if the worker fails, appose::Error if no syntax is set.
+  Value get_var(std::string_view name);
+  /// Sets and exports a variable in the worker, for later tasks.
+  void put_var(std::string_view name, Value value);
+  /// Calls a function in the worker's global scope with `args`; returns its result.
+  Value call(std::string_view function, Array args = {});
+  /// A handle to an exported worker variable, to get its attributes and call its methods.
+  WorkerObject proxy(std::string var, std::optional<std::string> queue = std::nullopt);
+
+  /// Stops the worker (process-group kill; pending tasks become CRASHED) and starts a new one
+  /// with the same configuration (command, environment, init script, callbacks). Lines
+  /// collected from the old worker are cleared.
+  Service& restart();
+
   /// Closes the worker's stdin: it finishes its running tasks and exits. From then on starting
   /// a task throws appose::Error, and Task::cancel() does nothing (no CANCEL can be sent).
   /// Closing twice, or before start, is harmless.
@@ -123,6 +145,7 @@ class APPOSE_EXPORT Service {
 
  private:
   friend class Task;
+  friend class WorkerObject;
   explicit Service(std::shared_ptr<detail::ServiceFront> front) : front_(std::move(front)) {}
   std::shared_ptr<detail::ServiceFront> front_;
 };

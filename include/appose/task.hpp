@@ -84,6 +84,11 @@ class APPOSE_EXPORT Task {
   /// Asks the worker to stop the task (cooperative: the script sees `task.cancel_requested`).
   /// No effect on a finished or unstarted task.
   void cancel();
+  /// Hard cancel: asks nicely, and if the task has not finished when `grace` runs out, kills
+  /// the worker's process group. Every other task of that worker then becomes CRASHED too;
+  /// Service::restart() gives a fresh worker. The deadline is kept even if every handle of the
+  /// task is dropped meanwhile.
+  void cancel(std::chrono::milliseconds grace);
 
   [[nodiscard]] TaskStatus status() const;
   /// The failure's text (FAILED: the worker's traceback; CRASHED: the crash report), if any.

@@ -333,7 +333,8 @@ TEST(PythonService, ConcurrentWaitersStartTheTaskOnce) {
 
 TEST(PythonService, CrashReportHasExitCodeAndOutput) {
   APPOSE_REQUIRE_PYTHON_PEER();
-  Service service = peer_env().python();
+  // The plain channel, where a print lands on the protocol's stdout (the peers' layout).
+  Service service = peer_env().python(Channel::plain_stdio);
   Task task = service.task(
       "import os, sys\n"
       "print('not-json-marker', flush=True)\n"
@@ -541,7 +542,7 @@ TEST(PythonService, WorkerInfoIsEmptyFor012) {
 
 TEST(PythonService, NonJsonStdoutLinesAreKept) {
   APPOSE_REQUIRE_PYTHON_PEER();
-  Service service = peer_env().python();
+  Service service = peer_env().python(Channel::plain_stdio);
   Task task = service.task("print('hello')\nprint('{not json')\n42");
   task.wait_for();
   EXPECT_EQ(task.result().get<int>(), 42);

@@ -161,10 +161,21 @@ TEST(Environment, PythonRunsTheApposeWorker) {
   TempDir bin;
   make_executable(bin.path / "python");
   Environment env(bin.path.string(), {bin.path.string()});
-  Service s = env.python();
-  EXPECT_EQ(s.config().command,
+  Service plain = env.python(Channel::plain_stdio);
+  EXPECT_EQ(plain.config().command,
             (Command{(bin.path / "python").string(), "-c",
                      "import appose.python_worker; appose.python_worker.main()"}));
+  // The default goes through the bootstrap: one line of code without quotes (so launchers that
+  // re-parse command lines, such as `pixi run`, pass it intact), then its base64 payload.
+  Service s = env.python();
+  const auto& cmd = s.config().command;
+  ASSERT_EQ(cmd.size(), 4U);
+  EXPECT_EQ(cmd[0], (bin.path / "python").string());
+  EXPECT_EQ(cmd[1], "-c");
+  EXPECT_EQ(cmd[2].find_first_of("'\"\n\\"), std::string::npos) << cmd[2];
+  EXPECT_EQ(
+      cmd[3].find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="),
+      std::string::npos);
   Service custom = env.python({"-m", "pip", "--version"});
   EXPECT_EQ(custom.config().command,
             (Command{(bin.path / "python").string(), "-m", "pip", "--version"}));
@@ -217,7 +228,7 @@ TEST(Environment, LaunchArgsPrefixBareExecutable) {
                   {"pixi", "run", "--manifest-path", "/envs/demo/pixi.toml"});
   EXPECT_EQ(env.launch_args(), (Command{"pixi", "run", "--manifest-path", "/envs/demo/pixi.toml"}));
   // The launcher finds the executable itself: no lookup (none would succeed here), bare name.
-  Service s = env.python();
+  Service s = env.python(Channel::plain_stdio);
   EXPECT_EQ(s.config().command,
             (Command{"pixi", "run", "--manifest-path", "/envs/demo/pixi.toml", "python", "-c",
                      "import appose.python_worker; appose.python_worker.main()"}));

@@ -287,14 +287,19 @@ void ServiceImpl::start() {
 }
 
 void ServiceImpl::restart() {
+  // One restart at a time: concurrent ones would join the same I/O thread and overwrite a
+  // joinable std::thread (std::terminate). Each restart then kills the worker the previous
+  // one started, so N concurrent restarts leave one fresh worker.
+  std::lock_guard restart_lock(restart_mu_);
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (state_ == State::running) process_.kill_group(SIGKILL);
+    // Waits for the exit (pending tasks CRASHED) but not for the callbacks about it, unlike
+    // wait_for(): a restart from a listener, or one racing a listener that restarts, would
+    // otherwise wait for the event thread while it waits for restart_mu_.
+    if (state_ != State::idle) exited_cv_.wait(lock, [&] { return state_ == State::exited; });
   }
-  if (pid() >= 0) {
-    wait_for(std::nullopt);
-    if (io_thread_.joinable()) io_thread_.join();
-  }
+  if (io_thread_.joinable()) io_thread_.join();
   {
     std::lock_guard lock(mu_);
     std::lock_guard write_lock(write_mu_);

@@ -151,6 +151,10 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   bool stdin_closed_ = false;  // close() was called (by the user, or the Reaper)
 
   std::thread io_thread_;  // ends once the worker has exited and its output is drained
+  // Serialises restart(): two at once would both join io_thread_ and both assign a new one.
+  // Taken by callers and by listeners that restart (the event thread), never by the I/O
+  // thread; while held, restart() waits only for the I/O thread, never for the event thread.
+  std::mutex restart_mu_;
   EventQueue events_;
 };
 

@@ -14,6 +14,7 @@
 namespace appose {
 
 class Value;
+class Args;
 namespace detail {
 class ServiceImpl;
 }
@@ -32,14 +33,18 @@ class APPOSE_EXPORT WorkerObject {
 
   /// The name under which the worker keeps the object.
   [[nodiscard]] const std::string& var_name() const noexcept { return var_name_; }
-  /// The service the object lives in (empty if unknown or gone).
-  [[nodiscard]] std::shared_ptr<detail::ServiceImpl> service() const { return service_.lock(); }
+  /// The queue its operations run on (`"main"`: the worker's main thread; empty: the default).
+  /// An object an operation returns directly inherits it.
+  [[nodiscard]] const std::optional<std::string>& queue() const noexcept { return queue_; }
+  /// The service the object lives in (empty if unknown or gone: once no Service or Task handle
+  /// refers to it, even while its internals are still winding down).
+  [[nodiscard]] std::shared_ptr<detail::ServiceImpl> service() const;
 
   /// An attribute's value (a field, or for a method a WorkerObject for the bound method).
   /// Throws TaskException if the worker fails, appose::Error if the service is gone.
   [[nodiscard]] Value get(std::string_view attribute) const;
   /// Calls a method with `args` and returns its result (WorkerObjects for objects JSON cannot
-  /// carry).
+  /// carry). A WorkerObject argument of the same service is passed as the object it names.
   Value call(std::string_view method, const std::vector<Value>& args = {}) const;
   /// Calls the object itself (a function or callable object).
   Value operator()(const std::vector<Value>& args = {}) const;
@@ -52,7 +57,7 @@ class APPOSE_EXPORT WorkerObject {
   }
 
  private:
-  [[nodiscard]] Value run(const std::string& script, const std::vector<Value>& args) const;
+  [[nodiscard]] Value run(const std::string& script, Args inputs) const;
 
   std::string var_name_;
   std::weak_ptr<detail::ServiceImpl> service_;

@@ -18,43 +18,17 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "platform/process.hpp"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using appose::bench::Clock;
+using appose::bench::micros_since;
+using appose::bench::read_line;
+using appose::bench::Stats;
+using appose::bench::stats;
 constexpr int kWarmup = 20;
-
-struct Stats {
-  double median_us = 0, p99_us = 0;
-};
-
-Stats stats(std::vector<double> us) {
-  std::sort(us.begin(), us.end());
-  auto at = [&](double q) {
-    return us[static_cast<std::size_t>(q * static_cast<double>(us.size() - 1))];
-  };
-  return {at(0.5), at(0.99)};
-}
-
-double micros_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
-}
-
-std::string read_line(int fd, std::string& buffer) {
-  while (true) {
-    auto nl = buffer.find('\n');
-    if (nl != std::string::npos) {
-      std::string line = buffer.substr(0, nl);
-      buffer.erase(0, nl + 1);
-      return line;
-    }
-    char chunk[4096];
-    ssize_t n = ::read(fd, chunk, sizeof chunk);
-    if (n <= 0) throw std::runtime_error("the child closed its stdout");
-    buffer.append(chunk, static_cast<std::size_t>(n));
-  }
-}
 
 /// A line of the size of an EXECUTE request through `cat` and back: the pipes and two context
 /// switches, the least any worker can cost.

@@ -61,26 +61,7 @@ Service worker_service(std::map<std::string, std::optional<std::string>> env = {
   return Service(std::move(config));
 }
 
-/// A one-shot flag a listener sets and the test waits for.
-class Signal {
- public:
-  void set() {
-    {
-      std::lock_guard lock(mu_);
-      set_ = true;
-    }
-    cv_.notify_all();
-  }
-  bool wait(std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return set_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool set_ = false;
-};
+using test::Signal;
 
 bool contains(const std::string& s, std::string_view part) {
   return s.find(part) != std::string::npos;

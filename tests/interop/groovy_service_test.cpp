@@ -66,26 +66,7 @@ auto retry_thread_death(F&& f) {
   }
 }
 
-/// A one-shot flag a listener sets and the test waits for.
-class Signal {
- public:
-  void set() {
-    {
-      std::lock_guard lock(mu_);
-      set_ = true;
-    }
-    cv_.notify_all();
-  }
-  bool wait(std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return set_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool set_ = false;
-};
+using test::Signal;
 
 // ---------------------------------------------------------------------------------------------
 // Values, events, cancel, failure (one JVM)

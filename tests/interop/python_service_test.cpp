@@ -37,31 +37,9 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 /// The peer's virtual environment: its bin directory first, so `python` is the venv's.
-Environment peer_env() {
-  std::string py = *test::peer_python();
-  return Environment(".", {std::filesystem::path(py).parent_path().string()});
-}
+using test::peer_env;
 
-/// A one-shot flag a listener sets and the test waits for.
-class Signal {
- public:
-  void set() {
-    {
-      std::lock_guard lock(mu_);
-      set_ = true;
-    }
-    cv_.notify_all();
-  }
-  bool wait(std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return set_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool set_ = false;
-};
+using test::Signal;
 
 /// Lines a callback receives (debug, log), safe to read while they arrive. The callback shares
 /// the state: debug and log callbacks may still run after the test's handles are gone.

@@ -16,10 +16,7 @@
 namespace appose {
 namespace {
 
-Environment peer_env() {
-  std::string py = *test::peer_python();
-  return Environment(".", {std::filesystem::path(py).parent_path().string()});
-}
+using test::peer_env;
 
 /// appose-java 0.9.0's GroovyWorker may report a default-queue task FAILED "thread death"
 /// before it starts (a race in its janitor; see groovy_service_test.cpp). Service::get_var,

@@ -45,6 +45,12 @@ std::optional<std::vector<std::string>> peer_java_classpath() {
   return jars;
 }
 
+appose::Environment peer_env() {
+  auto py = peer_python();
+  if (!py) throw std::runtime_error("appose-python peer missing; run scripts/peers.sh");
+  return appose::Environment(".", {std::filesystem::path(*py).parent_path().string()});
+}
+
 bool peers_required() {
   return env_or_empty("APPOSE_REQUIRE_PEERS") == "1";
 }

@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <appose/environment.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +32,30 @@ struct ProcessResult {
 
 /// Runs `argv` to completion (no shell), feeding `input` on stdin, capturing stdout/stderr.
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input = {});
+
+/// An Environment over the peer virtual environment (its bin directory first on the search).
+appose::Environment peer_env();
+
+/// A one-shot flag a listener sets and the test waits for.
+class Signal {
+ public:
+  void set() {
+    {
+      std::lock_guard lock(mu_);
+      set_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool wait(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return set_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool set_ = false;
+};
 
 /// Runs a Python script with the peer's interpreter: `python -c script args...`.
 ProcessResult run_python(const std::string& script, const std::vector<std::string>& args = {},

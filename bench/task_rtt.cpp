@@ -1,7 +1,9 @@
 // Empty-task round trip, in one run, for:
 //   1. the raw floor: one line to a Python process that echoes it back (no Appose at all);
-//   2. this C++ Service driving appose-python's worker;
+//   2. this C++ Service driving appose-python's worker, through the private-channel bootstrap
+//      (the default) and launched plainly as the peers launch it;
 //   3. appose-python's own Service driving the same worker.
+// appose-java's service is not measured: its 0.12.0 release is not available here.
 // Prints median and p99 of each and the ratios. Not a test: run it on a quiet machine.
 //
 // Usage: task_rtt <python with appose> [iterations]
@@ -48,9 +50,10 @@ std::vector<double> raw_floor(const std::string& python, int iterations) {
   return us;
 }
 
-std::vector<double> cpp_service(const std::string& python, int iterations) {
+std::vector<double> cpp_service(const std::string& python, int iterations,
+                                appose::Channel channel) {
   appose::Environment env(".", {python.substr(0, python.rfind('/'))});
-  appose::Service service = env.python();
+  appose::Service service = env.python(channel);
   std::vector<double> us;
   for (int i = 0; i < iterations + 20; ++i) {
     auto t0 = Clock::now();
@@ -106,7 +109,8 @@ int main(int argc, char** argv) {
   int iterations = argc > 2 ? std::stoi(argv[2]) : 2000;
   try {
     Stats raw = stats(raw_floor(python, iterations));
-    Stats cpp = stats(cpp_service(python, iterations));
+    Stats cpp = stats(cpp_service(python, iterations, appose::Channel::private_fds));
+    Stats plain = stats(cpp_service(python, iterations, appose::Channel::plain_stdio));
     Stats pys = stats(python_service(python, iterations));
     fmt::print("empty-task round trip, {} iterations each (after 20 warm-up), microseconds\n",
                iterations);
@@ -115,10 +119,14 @@ int main(int argc, char** argv) {
                raw.p99_us);
     fmt::print("{:<44} {:>10.1f} {:>10.1f}\n", "appose-cpp service -> python worker", cpp.median_us,
                cpp.p99_us);
+    fmt::print("{:<44} {:>10.1f} {:>10.1f}\n", "  same, plain stdio (no bootstrap)",
+               plain.median_us, plain.p99_us);
     fmt::print("{:<44} {:>10.1f} {:>10.1f}\n", "appose-python service -> python worker",
                pys.median_us, pys.p99_us);
     fmt::print("ratio appose-python / appose-cpp: median {:.2f}x, p99 {:.2f}x\n",
                pys.median_us / cpp.median_us, pys.p99_us / cpp.p99_us);
+    fmt::print("ratio plain stdio / bootstrap:    median {:.2f}x, p99 {:.2f}x\n",
+               plain.median_us / cpp.median_us, plain.p99_us / cpp.p99_us);
     fmt::print("ratio appose-cpp / raw floor:     median {:.2f}x, p99 {:.2f}x\n",
                cpp.median_us / raw.median_us, cpp.p99_us / raw.p99_us);
   } catch (const std::exception& e) {

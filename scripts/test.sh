@@ -12,6 +12,8 @@ scripts/deps.sh
 scripts/peers.sh
 
 werror=${APPOSE_WERROR:-$([ -n "${CI:-}" ] && echo ON || echo OFF)}
-cmake --preset "$preset" -DAPPOSE_WERROR="$werror" >/dev/null
+peers_dir=${APPOSE_PEERS_DIR:-$here/.peers}
+cmake --preset "$preset" -DAPPOSE_WERROR="$werror" -DAPPOSE_PEERS_DIR="$peers_dir" \
+  -DAPPOSE_PEER_PYTHON="$peers_dir/venv/bin/python" >/dev/null
 cmake --build --preset "$preset" -j "$(nproc)"
 ctest --preset "$preset" -j "$(nproc)" "${@:2}"

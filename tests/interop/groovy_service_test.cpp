@@ -55,16 +55,7 @@ bool starts_with(const std::string& s, std::string_view prefix) {
 /// scripts.
 constexpr const char* kMain = "main";
 
-template <typename F>
-auto retry_thread_death(F&& f) {
-  for (int attempt = 1;; ++attempt) {
-    try {
-      return f();
-    } catch (const TaskException& e) {
-      if (attempt == 5 || e.task().error() != "thread death") throw;
-    }
-  }
-}
+using test::retry_thread_death;
 
 using test::Signal;
 

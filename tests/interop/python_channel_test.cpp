@@ -53,28 +53,7 @@ Environment peer_env() {
   return Environment(venv, {venv + "/bin"});
 }
 
-/// Lines a debug callback receives; the callback shares the state (it may outlive the test's
-/// handles).
-class Lines {
- public:
-  std::function<void(std::string_view)> sink() const {
-    return [state = state_](std::string_view line) {
-      std::lock_guard lock(state->mu);
-      state->lines.emplace_back(line);
-    };
-  }
-  std::vector<std::string> all() const {
-    std::lock_guard lock(state_->mu);
-    return state_->lines;
-  }
-
- private:
-  struct State {
-    std::mutex mu;
-    std::vector<std::string> lines;
-  };
-  std::shared_ptr<State> state_ = std::make_shared<State>();
-};
+using test::Lines;
 
 bool contains(const std::vector<std::string>& lines, std::string_view part) {
   return std::any_of(lines.begin(), lines.end(),

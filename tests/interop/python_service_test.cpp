@@ -41,40 +41,7 @@ using test::peer_env;
 
 using test::Signal;
 
-/// Lines a callback receives (debug, log), safe to read while they arrive. The callback shares
-/// the state: debug and log callbacks may still run after the test's handles are gone.
-class Lines {
- public:
-  std::function<void(std::string_view)> sink() const {
-    return [state = state_](std::string_view line) {
-      std::lock_guard lock(state->mu);
-      state->lines.emplace_back(line);
-      state->cv.notify_all();
-    };
-  }
-  /// Waits until some line contains every one of `parts`.
-  bool wait_for(const std::vector<std::string>& parts, std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(state_->mu);
-    return state_->cv.wait_for(lock, timeout, [&] {
-      return std::any_of(state_->lines.begin(), state_->lines.end(), [&](const std::string& l) {
-        return std::all_of(parts.begin(), parts.end(),
-                           [&](const std::string& p) { return l.find(p) != std::string::npos; });
-      });
-    });
-  }
-  std::vector<std::string> all() const {
-    std::lock_guard lock(state_->mu);
-    return state_->lines;
-  }
-
- private:
-  struct State {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::vector<std::string> lines;
-  };
-  std::shared_ptr<State> state_ = std::make_shared<State>();
-};
+using test::Lines;
 
 /// Waits until process `pid` has exited (by a pidfd: no polling of the process table).
 bool wait_exit(std::int64_t pid, std::chrono::milliseconds timeout) {

@@ -22,16 +22,7 @@ using test::peer_env;
 /// before it starts (a race in its janitor; see groovy_service_test.cpp). Service::get_var,
 /// put_var and call use the default queue, so the Groovy test retries them (they are
 /// idempotent); proxies use the "main" queue, where the race cannot happen.
-template <typename F>
-auto retry_thread_death(F&& f) {
-  for (int attempt = 1;; ++attempt) {
-    try {
-      return f();
-    } catch (const TaskException& e) {
-      if (attempt == 5 || e.task().error() != "thread death") throw;
-    }
-  }
-}
+using test::retry_thread_death;
 
 bool contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();

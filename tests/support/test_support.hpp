@@ -4,10 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <appose/environment.hpp>
+#include <appose/task.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <memory>
 #include <mutex>
+#include <string_view>
 
 #include <optional>
 #include <string>
@@ -56,6 +61,55 @@ class Signal {
   std::condition_variable cv_;
   bool set_ = false;
 };
+
+/// Lines a callback receives (debug, log), safe to read while they arrive. The callback shares
+/// the state: debug and log callbacks may still run after the test's handles are gone.
+class Lines {
+ public:
+  std::function<void(std::string_view)> sink() const {
+    return [state = state_](std::string_view line) {
+      std::lock_guard lock(state->mu);
+      state->lines.emplace_back(line);
+      state->cv.notify_all();
+    };
+  }
+  /// Waits until some line contains every one of `parts`.
+  bool wait_for(const std::vector<std::string>& parts,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lock(state_->mu);
+    return state_->cv.wait_for(lock, timeout, [&] {
+      return std::any_of(state_->lines.begin(), state_->lines.end(), [&](const std::string& l) {
+        return std::all_of(parts.begin(), parts.end(),
+                           [&](const std::string& p) { return l.find(p) != std::string::npos; });
+      });
+    });
+  }
+  std::vector<std::string> all() const {
+    std::lock_guard lock(state_->mu);
+    return state_->lines;
+  }
+
+ private:
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::string> lines;
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
+/// Runs `f` again (up to 5 times) when appose-java 0.9.0's Groovy worker fails a task with
+/// "thread death" before starting it (a race in its janitor thread); only for idempotent work.
+template <typename F>
+auto retry_thread_death(F&& f) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return f();
+    } catch (const appose::TaskException& e) {
+      if (attempt == 5 || e.task().error() != "thread death") throw;
+    }
+  }
+}
 
 /// Runs a Python script with the peer's interpreter: `python -c script args...`.
 ProcessResult run_python(const std::string& script, const std::vector<std::string>& args = {},

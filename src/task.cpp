@@ -6,6 +6,7 @@
 
 #include "random.hpp"
 #include "service_impl.hpp"
+#include "value_blocks.hpp"
 
 namespace appose {
 
@@ -18,32 +19,6 @@ std::string_view to_string(TaskStatus status) noexcept {
 namespace detail {
 
 namespace {
-
-/// The blocks reachable from a value, by name.
-void collect_blocks(const Value& v, std::unordered_map<std::string, SharedMemory>& out) {
-  switch (v.kind()) {
-    case Value::Kind::shared_memory: {
-      auto shm = v.get<SharedMemory>();
-      out.emplace(shm.name(), shm);
-      break;
-    }
-    case Value::Kind::ndarray: {
-      auto shm = v.get<NDArray>().shm();
-      out.emplace(shm.name(), shm);
-      break;
-    }
-    case Value::Kind::array:
-      for (const auto& item : v.as_array())
-        collect_blocks(item, out);
-      break;
-    case Value::Kind::object:
-      for (const auto& [k, item] : v.as_object())
-        collect_blocks(item, out);
-      break;
-    default:
-      break;
-  }
-}
 
 /// Blocks that arrive as outputs belong to the host (SHARED_MEMORY.md): they are unlinked once
 /// the host drops them. A block the task's own inputs already hold (a script that returns its
@@ -209,7 +184,7 @@ void TaskImpl::cancel() {
 Args TaskImpl::adopt_outputs(Args outputs) const {
   std::unordered_map<std::string, SharedMemory> input_blocks;
   for (const auto& [k, v] : inputs_)
-    collect_blocks(v, input_blocks);
+    for_each_block(v, [&](const SharedMemory& shm) { input_blocks.emplace(shm.name(), shm); });
   return adopt(Value(std::move(outputs)), input_blocks).get<Args>();
 }
 

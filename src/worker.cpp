@@ -23,6 +23,7 @@
 #include "codec.hpp"
 #include "platform/unique_fd.hpp"
 #include "python_bootstrap.hpp"
+#include "value_blocks.hpp"
 
 namespace appose {
 
@@ -51,29 +52,11 @@ std::string demangled_type(const std::exception& e) {
 /// blocks whose setting changed, so that a response that never reaches the host can give them
 /// back (see take_back()).
 void hand_over(const Value& v, std::vector<SharedMemory>& changed) {
-  auto give = [&](SharedMemory shm) {
+  for_each_block(v, [&](SharedMemory shm) {
     if (!shm || !shm.unlink_on_close()) return;
     shm.unlink_on_close(false);
     changed.push_back(std::move(shm));
-  };
-  switch (v.kind()) {
-    case Value::Kind::shared_memory:
-      give(v.get<SharedMemory>());
-      break;
-    case Value::Kind::ndarray:
-      give(v.get<NDArray>().shm());
-      break;
-    case Value::Kind::array:
-      for (const auto& item : v.as_array())
-        hand_over(item, changed);
-      break;
-    case Value::Kind::object:
-      for (const auto& [k, item] : v.as_object())
-        hand_over(item, changed);
-      break;
-    default:
-      break;
-  }
+  });
 }
 
 /// The host never heard of these blocks: the worker owns them again (they go with its handles).

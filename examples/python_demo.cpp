@@ -1,20 +1,31 @@
-// The README demo: start appose-python's worker in a Python environment, hand it an image in
-// shared memory, watch its progress, and read back its result and an array it made.
+// The README demo: build a Python environment with uv (or find it up to date), start
+// appose-python's worker in it, hand it an image in shared memory, watch its progress, and read
+// back its result and an array it made.
 //
-// Usage: python_demo <environment directory>   (a venv or prefix with appose and numpy)
+// Usage: python_demo [environment name or directory]   (default: appose-cpp-demo under
+// ~/.local/share/appose, or $APPOSE_ENVS_DIR). uv is found through $APPOSE_UV, the peers'
+// cache (<envs>/.uv/bin/uv) or PATH; scripts/demo.sh points APPOSE_UV at the uv it installs.
 
 #include <appose/appose.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <exception>
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s <python environment with appose and numpy>\n", argv[0]);
-    return 2;
-  }
+  const std::string where = argc > 1 ? argv[1] : "appose-cpp-demo";
   try {
-    appose::Environment env(argv[1], {std::string(argv[1]) + "/bin"});
+    const auto t0 = std::chrono::steady_clock::now();
+    appose::Environment env =
+        appose::uv()
+            .include({"appose==0.12.0", "numpy"})
+            .subscribe_progress([](std::string_view title, std::int64_t, std::int64_t) {
+              std::printf("build: %.*s\n", static_cast<int>(title.size()), title.data());
+            })
+            .build(where);
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+    std::printf("environment %s ready in %.2f s\n", env.base().c_str(), took.count());
+
     appose::Service python = env.python();
     python.init("import numpy");  // import before the worker reads stdin (appose issue #23)
 

@@ -9,4 +9,8 @@ scripts/deps.sh
 scripts/peers.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target python_demo
-build/release/examples/python_demo "${APPOSE_PEERS_DIR:-$here/.peers}/venv"
+# The demo builds its own environment with uv: the uv the peers' venv holds, and this machine's
+# Python (uv may not download interpreters here).
+export APPOSE_UV=${APPOSE_UV:-${APPOSE_PEERS_DIR:-$here/.peers}/venv/bin/uv}
+export UV_PYTHON_DOWNLOADS=${UV_PYTHON_DOWNLOADS:-never}
+build/release/examples/python_demo "$@"

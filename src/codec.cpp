@@ -1315,4 +1315,23 @@ bool has_non_finite(const Value& value) noexcept {
   return non_finite(value);
 }
 
+bool is_valid_utf8(std::string_view text) noexcept {
+  const unsigned char* p = bytes_of(text);
+  const unsigned char* end = p + text.size();
+  while (p < end) {
+    if (*p < 0x80U) {
+      ++p;
+      continue;
+    }
+    Utf8Step step = decode_utf8(p, end);
+    if (!step.valid) return false;
+    p += step.length;
+  }
+  return true;
+}
+
+std::string to_valid_utf8(std::string_view text) {
+  return sanitize_utf8(text);
+}
+
 }  // namespace appose::detail::codec

@@ -107,6 +107,12 @@ Value resolve(Value value,
 Args resolve(Args args,
              const std::function<WorkerObject(std::string var_name)>& make_worker_object = {});
 
+/// Whether `text` is valid UTF-8 (strict: no overlong forms, surrogates or code points beyond
+/// U+10FFFF).
+bool is_valid_utf8(std::string_view text) noexcept;
+/// `text` with each invalid UTF-8 subpart replaced by U+FFFD, as Python's errors="replace".
+std::string to_valid_utf8(std::string_view text);
+
 /// Whether `value` holds a non-finite double anywhere (for workers that cannot read them).
 bool has_non_finite(const Value& value) noexcept;
 

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <string_view>
 
+#include "appose/error.hpp"
+#include "build/builder_impl.hpp"
 #include "platform/process.hpp"
 #include "python_bootstrap.hpp"
 
@@ -143,7 +145,40 @@ Service Environment::service(const std::vector<std::string>& exes, std::vector<s
 }
 
 Environment system() {
-  return Environment(std::filesystem::current_path().string(), detail::path_dirs());
+  return detail::EnvironmentAccess::make(std::filesystem::current_path().string(),
+                                         detail::path_dirs(), {}, {}, "system", nullptr);
+}
+
+Environment Environment::activate(const std::string& name) const {
+  if (origin_ && origin_->activator) return origin_->activator(name);
+  throw BuildException(fmt::format(
+      "cannot activate \"{}\": named sub-environments are a pixi feature, and this is a {} "
+      "environment{}",
+      name, type_,
+      type_ == "pixi" ? " whose pixi executable was not found (set APPOSE_PIXI)" : ""));
+}
+
+Environment Environment::rebuild() const {
+  if (!origin_ || !origin_->config) {
+    throw BuildException(
+        fmt::format("cannot rebuild the {} environment at {}: Appose did not build it (it has no "
+                    "appose.json), so there is no configuration to rebuild it from; use a builder",
+                    type_, base_));
+  }
+  detail::remove_dir(origin_->dir);
+  return detail::build(*origin_->config);
+}
+
+void Environment::remove() const {
+  // The system environment is the user's own PATH and current directory: never deleted.
+  if (type_ == "system") return;
+  if (!origin_ || origin_->dir.empty()) {
+    throw BuildException(fmt::format(
+        "refusing to delete the {} environment at {}: Appose did not build it (it has no "
+        "appose.json); delete it yourself if you mean to",
+        type_, base_));
+  }
+  detail::remove_dir(origin_->dir);
 }
 
 }  // namespace appose

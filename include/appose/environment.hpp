@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,11 @@
 #include "appose/service.hpp"
 
 namespace appose {
+
+namespace detail {
+struct EnvironmentOrigin;
+struct EnvironmentAccess;
+}  // namespace detail
 
 /// How Environment::python() connects to the worker.
 enum class Channel : std::uint8_t {
@@ -39,6 +45,21 @@ class APPOSE_EXPORT Environment {
   [[nodiscard]] const std::map<std::string, std::string>& env_vars() const noexcept {
     return env_vars_;
   }
+  /// What made it: "pixi", "mamba", "uv" (built or wrapped), "system", or "custom" (a plain
+  /// directory, or an Environment constructed directly).
+  [[nodiscard]] const std::string& type() const noexcept { return type_; }
+
+  /// The named sub-environment `name` of a pixi environment (installed first if needed; its
+  /// launcher gets `--environment <name>`). Throws BuildException for other types.
+  [[nodiscard]] Environment activate(const std::string& name) const;
+  /// Deletes the environment and builds it again with the configuration that built it (from
+  /// its builder, or from the appose.json of a wrapped directory). Throws BuildException for
+  /// environments Appose did not build.
+  Environment rebuild() const;
+  /// Deletes the environment's directory, if Appose built it (it holds an appose.json).
+  /// Otherwise throws BuildException and deletes nothing: a system() or wrapped environment
+  /// that Appose did not build is never touched.
+  void remove() const;
 
   /// A service running appose-python's worker. By default the worker is launched through a
   /// small bootstrap that gives the protocol private descriptors before anything is imported,
@@ -78,9 +99,14 @@ class APPOSE_EXPORT Environment {
   std::vector<std::string> bin_paths_;
   std::vector<std::string> launch_args_;
   std::map<std::string, std::string> env_vars_;
+  std::string type_ = "custom";
+  std::shared_ptr<const detail::EnvironmentOrigin> origin_;
+
+  friend struct detail::EnvironmentAccess;
 };
 
 /// The environment of this process: executables from PATH, base = the current directory.
+/// Its remove() and rebuild() refuse: nothing of the user's is ever deleted.
 APPOSE_EXPORT Environment system();
 
 }  // namespace appose

@@ -1,0 +1,99 @@
+#pragma once
+
+// Running the build tools (pixi, micromamba, uv): finding their executables, running one
+// command with its output streamed line by line, and stopping it on request. Internal.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "platform/unique_fd.hpp"
+
+namespace appose::detail {
+
+/// The tools the builders drive.
+enum class ToolKind : std::uint8_t { pixi, uv, micromamba };
+
+/// "pixi", "uv", "micromamba".
+const char* tool_name(ToolKind kind) noexcept;
+/// The variable naming an explicit executable: APPOSE_PIXI, APPOSE_UV, APPOSE_MICROMAMBA.
+const char* tool_env_var(ToolKind kind) noexcept;
+/// Where the peers install the tool under `root`: .pixi/bin/pixi, .uv/bin/uv,
+/// .mamba/bin/micromamba.
+std::filesystem::path tool_cache_path(ToolKind kind, const std::filesystem::path& root);
+
+/// The tool's executable: `explicit_path` if given (it must be an executable file, else
+/// BuildException), else $APPOSE_<TOOL> (same check), else the cache path under `root` if it is
+/// executable, else the first `name` on PATH. nullopt when none is found.
+std::optional<std::filesystem::path> locate_tool(
+    ToolKind kind, const std::optional<std::filesystem::path>& explicit_path,
+    const std::filesystem::path& root);
+
+/// A request to stop, shared between the thread running a tool and the one asking it to stop.
+/// Wakes a running poll() through an eventfd: no polling loop.
+class CancelState {
+ public:
+  CancelState();
+  void cancel() noexcept;
+  [[nodiscard]] bool canceled() const noexcept { return canceled_.load(); }
+  /// Readable once cancel() has been called.
+  [[nodiscard]] int fd() const noexcept { return fd_.get(); }
+
+ private:
+  std::atomic<bool> canceled_{false};
+  UniqueFd fd_;
+};
+
+/// One tool command.
+struct ToolCommand {
+  std::vector<std::string> argv;  ///< argv[0]: the tool's absolute path
+  std::filesystem::path cwd;      ///< never empty: the tools never run in the user's directory
+  /// Set on top of the inherited environment, after tool_environment() has removed the
+  /// caller's activation variables (the builder's env(); explicit values win).
+  std::map<std::string, std::string> env;
+};
+
+/// What a finished command left.
+struct ToolResult {
+  int exit_code = 0;      ///< exit status, or -signal
+  bool canceled = false;  ///< stopped by CancelState::cancel()
+  /// The last 64 KiB of stderr's lines, joined by '\n', starting at a line when that keeps at
+  /// least half of it: for the BuildException.
+  std::string error_text;
+  std::string output_text;  ///< the same for stdout
+};
+
+/// Runs `command` to completion on the calling thread. Its stdout and stderr are split into
+/// lines at '\n' (a trailing '\r' dropped; a UTF-8 sequence split across reads is kept whole;
+/// invalid UTF-8 replaced by U+FFFD) and each line is given to `on_output` / `on_error` on the
+/// calling thread as soon as it is complete; a last line without newline is given at the end.
+/// Either callback may be empty (the lines then only reach the result's tail).
+/// The child's stdin is closed at once (a tool that prompts reads EOF instead of hanging the
+/// build) and the child leads its own process group; when `cancel` fires, the whole group gets
+/// SIGTERM, then SIGKILL after `kill_grace`, and the result says canceled. A line longer than
+/// 1 MiB is cut there (the rest of it discarded, the cut marked). Once the child has exited, a
+/// descendant still holding the pipes gets about 100 ms before the group is killed: a leftover
+/// daemon must not hang the build. Throws BuildException when the command cannot be started;
+/// an exception from a callback stops the command (the group is killed and the child reaped)
+/// and is rethrown.
+ToolResult run_tool(const ToolCommand& command,
+                    const std::function<void(std::string_view)>& on_output,
+                    const std::function<void(std::string_view)>& on_error,
+                    const CancelState* cancel = nullptr,
+                    std::chrono::milliseconds kill_grace = std::chrono::milliseconds(2000));
+
+/// The environment changes every tool command gets: the caller's conda, pixi, micromamba and
+/// virtualenv activation (CONDA_*, PIXI_*, MAMBA_*, CONDARC, MAMBARC, VIRTUAL_ENV,
+/// UV_PROJECT_ENVIRONMENT, PYTHONHOME, PYTHONPATH) unset, so that what a build produces does not
+/// depend on the shell it was started from; then `builder_env` set on top.
+std::map<std::string, std::optional<std::string>> tool_environment(
+    const std::map<std::string, std::string>& builder_env);
+
+}  // namespace appose::detail

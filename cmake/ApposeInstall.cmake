@@ -23,7 +23,7 @@ install(FILES "${PROJECT_BINARY_DIR}/apposeConfig.cmake"
 
 # pkg-config: a static libappose also needs its private dependencies on the link line.
 if(APPOSE_LIBRARY_TYPE STREQUAL "STATIC_LIBRARY")
-  set(APPOSE_PC_PRIVATE_LIBS "-lfmt -ltomlplusplus -lyaml-cpp -pthread")
+  set(APPOSE_PC_PRIVATE_LIBS "-lfmt -ltomlplusplus -lyaml-cpp -lcurl -larchive -pthread")
   set(APPOSE_PC_CFLAGS "-DAPPOSE_STATIC_DEFINE")
 else()
   set(APPOSE_PC_PRIVATE_LIBS "")

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++ ccache pkg-config clang-format
-  nlohmann-json3-dev libtomlplusplus-dev libyaml-cpp-dev libfmt-dev libgtest-dev libgmock-dev googletest
+  nlohmann-json3-dev libtomlplusplus-dev libyaml-cpp-dev libcurl4-openssl-dev libarchive-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev googletest
   python3 python3-venv util-linux
   openjdk-17-jdk-headless maven
 )

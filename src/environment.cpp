@@ -43,12 +43,19 @@ bool private_channel_disabled() {
 Service Environment::python_service(std::vector<std::string> args) const {
   static const std::vector<std::string> exes = {"python", "python3", "bin/python"};
   Service service = this->service(exes, std::move(args), WorkerKind::python);
-  // A conda activation in the caller's shell must not leak into a worker of another
-  // environment; variables this environment sets itself are kept.
+  // A conda, pixi or virtualenv activation in the caller's shell must not leak into a worker of
+  // another environment (nor steer a `pixi run` / `micromamba run` launcher); variables this
+  // environment sets itself are kept.
   std::map<std::string, std::optional<std::string>> unset;
-  for (const char* var : {"CONDA_PREFIX", "CONDA_DEFAULT_ENV", "CONDA_SHLVL", "PYTHONEXECUTABLE"}) {
-    if (env_vars_.count(var) == 0) unset[var] = std::nullopt;
+  for (const char* var : {"CONDA_PREFIX", "CONDA_DEFAULT_ENV", "CONDA_SHLVL", "PYTHONEXECUTABLE",
+                          "VIRTUAL_ENV", "PYTHONHOME", "CONDARC", "MAMBARC"}) {
+    unset[var] = std::nullopt;
   }
+  for (const auto& [name, value] : detail::tool_environment({})) {
+    if (name != "PYTHONPATH") unset[name] = value;  // a user's deliberate search path stays
+  }
+  for (const auto& [name, value] : env_vars_)
+    unset.erase(name);
   service.env(unset);
   return service;
 }
@@ -165,7 +172,7 @@ Environment Environment::rebuild() const {
                     "appose.json), so there is no configuration to rebuild it from; use a builder",
                     type_, base_));
   }
-  detail::remove_dir(origin_->dir);
+  detail::remove(*origin_->config);
   return detail::build(*origin_->config);
 }
 

@@ -17,6 +17,7 @@
 
 #include "python_bootstrap.hpp"
 #include "service_impl.hpp"
+#include "shm_registry.hpp"
 
 namespace appose {
 
@@ -267,6 +268,9 @@ void ServiceImpl::start() {
 
   Process process;
   try {
+    // Blocks left by appose-cpp hosts that died are reclaimed once per process, when its
+    // first worker starts (a host that never starts one never pays for the scan).
+    shm_registry::reclaim_once();
     process = Process::spawn(spawn);  // throws with the command on failure
   } catch (...) {
     if (!init_file_.empty()) std::remove(init_file_.c_str());

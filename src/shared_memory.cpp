@@ -10,6 +10,7 @@
 #include "appose/error.hpp"
 #include "platform/shm.hpp"
 #include "random.hpp"
+#include "shm_registry.hpp"
 
 namespace appose {
 
@@ -23,7 +24,8 @@ struct SharedMemoryImpl {
         size(mapped.size),
         created(made_here),
         mapping(mapped),
-        unlink_on_close(made_here) {}
+        unlink_on_close(made_here),
+        registered(made_here) {}
 
   SharedMemoryImpl(const SharedMemoryImpl&) = delete;
   SharedMemoryImpl& operator=(const SharedMemoryImpl&) = delete;
@@ -54,7 +56,20 @@ struct SharedMemoryImpl {
     auto ec = platform::shm_unlink(name);
     if (ec && ec != std::errc::no_such_file_or_directory) return ec;
     unlinked = true;
+    set_registered(false);
     return {};
+  }
+
+  // Keeps the crash registry in step with ownership: an entry exactly while this process
+  // will unlink the block.
+  void set_registered(bool value) noexcept {
+    if (value == registered) return;
+    if (value) {
+      shm_registry::add(name);
+    } else {
+      shm_registry::remove(name);
+    }
+    registered = value;
   }
 
   const std::string name;
@@ -65,6 +80,7 @@ struct SharedMemoryImpl {
   mutable std::mutex mutex;
   platform::ShmMapping mapping;  // guarded by mutex, as are the fields below
   bool unlink_on_close;
+  bool registered;
   bool closed = false;
   bool unlinked = false;
 };
@@ -190,7 +206,11 @@ SharedMemory SharedMemory::create(std::size_t rsize) {
     std::string name = std::string(prefix) + detail::random_hex(random_digits);
     detail::platform::ShmMapping mapping;
     auto step = detail::platform::ShmStep::none;
+    // Registered before it exists: a crash between the two leaves an entry for a missing
+    // block (harmless), never a block without its entry.
+    detail::shm_registry::add(name);
     auto ec = detail::platform::shm_create(name, rsize, mapping, step);
+    if (ec) detail::shm_registry::remove(name);
     if (ec == std::errc::file_exists && step == detail::platform::ShmStep::open) continue;
     if (ec) throw creation_error(name, rsize, step, ec);
     return SharedMemory(
@@ -207,7 +227,10 @@ SharedMemory SharedMemory::create(std::string_view name, std::size_t rsize) {
   check_rsize(rsize);
   detail::platform::ShmMapping mapping;
   auto step = detail::platform::ShmStep::none;
+  detail::shm_registry::add(wire);
   if (auto ec = detail::platform::shm_create(wire, rsize, mapping, step)) {
+    // An existing block of that name is someone else's: its entry (if any) is not ours to drop.
+    if (ec != std::errc::file_exists) detail::shm_registry::remove(wire);
     throw creation_error(wire, rsize, step, ec);
   }
   return SharedMemory(
@@ -275,6 +298,7 @@ SharedMemory& SharedMemory::unlink_on_close(bool value) {
   if (!impl_) throw_empty_handle();
   const std::lock_guard lock(impl_->mutex);
   impl_->unlink_on_close = value;
+  impl_->set_registered(value && !impl_->unlinked);
   return *this;
 }
 
@@ -302,6 +326,18 @@ bool SharedMemory::closed() const {
   if (!impl_) return true;
   const std::lock_guard lock(impl_->mutex);
   return impl_->closed;
+}
+
+std::vector<OwnedBlock> owned_blocks() {
+  std::vector<OwnedBlock> out;
+  for (auto& e : detail::shm_registry::list()) {
+    out.push_back(OwnedBlock{std::move(e.name), static_cast<long long>(e.pid), e.owner_alive});
+  }
+  return out;
+}
+
+std::vector<std::string> reclaim_orphaned_blocks() {
+  return detail::shm_registry::reclaim();
 }
 
 }  // namespace appose

@@ -96,6 +96,7 @@ class APPOSE_EXPORT Builder {
   void set_base(std::filesystem::path dir);
   void set_content(std::string content);
   void set_file(const std::filesystem::path& path);
+  void set_url(const std::string& url);
   void set_scheme(std::string_view name);
   void add_channels(std::vector<std::string> channels);
   void add_flags(std::vector<std::string> flags);
@@ -128,6 +129,9 @@ class BuilderOptions : public Builder {
   /// Reads `path` now (UTF-8; CRLF read as LF, as appose-python reads text) and uses it as
   /// content(). Throws BuildException if it cannot be read.
   Self& file(const std::filesystem::path& path) { return set_file(path), self(); }
+  /// Fetches the configuration at `address` (http or https; redirects followed, proxies from the
+  /// environment) now and uses it as content(). Throws BuildException if it cannot be fetched.
+  Self& url(const std::string& address) { return set_url(address), self(); }
   /// Names the scheme of the content ("pixi.toml", "pyproject.toml", "environment.yml",
   /// "requirements.txt") instead of detecting it.
   Self& scheme(std::string_view scheme_name) { return set_scheme(scheme_name), self(); }
@@ -212,16 +216,18 @@ void BuilderOptions<Self>::print_line(std::string_view line) {
 }
 
 APPOSE_EXPORT PixiBuilder pixi();
-/// pixi() with file(source).
+/// pixi() with file(source), or url(source) when it is a URL.
 APPOSE_EXPORT PixiBuilder pixi(const std::filesystem::path& source);
 APPOSE_EXPORT MambaBuilder mamba();
-/// mamba() with file(source).
+/// mamba() with file(source), or url(source) when it is a URL.
 APPOSE_EXPORT MambaBuilder mamba(const std::filesystem::path& source);
 APPOSE_EXPORT UvBuilder uv();
-/// uv() with file(source).
+/// uv() with file(source), or url(source) when it is a URL.
 APPOSE_EXPORT UvBuilder uv(const std::filesystem::path& source);
-/// A builder for the configuration file at `path`, routed by its scheme.
+/// A builder for the configuration file at `path` (or URL), routed by its scheme.
 APPOSE_EXPORT DynamicBuilder file(const std::filesystem::path& path);
+/// A builder for the configuration at `address` (http or https), routed by its scheme.
+APPOSE_EXPORT DynamicBuilder url(const std::string& address);
 /// A builder for configuration text, routed by its scheme.
 APPOSE_EXPORT DynamicBuilder content(std::string text);
 

@@ -5,6 +5,7 @@
 /// and whether they still match the configuration that built them. For tools (the `appose`
 /// command line) and for applications that clean up after themselves.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -30,6 +31,8 @@ struct EnvironmentInfo {
   std::uintmax_t size_bytes = 0;  ///< bytes of regular files, symbolic links not followed
   EnvironmentState state = EnvironmentState::no_fingerprint;
   std::optional<std::string> builder;  ///< the builder appose.json names, if any
+  /// When the last successful build finished (appose.json's modification time), if known.
+  std::optional<std::chrono::system_clock::time_point> built;
 };
 
 /// The environments directly under `root` (default: envs_dir()), sorted by name. The tool

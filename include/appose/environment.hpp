@@ -67,8 +67,9 @@ class APPOSE_EXPORT Environment {
   /// multiprocessing with fork) can neither corrupt responses nor steal requests; it also makes
   /// the worker exit when this process dies. Channel::plain_stdio (or APPOSE_PRIVATE_CHANNEL=0
   /// in this process's environment) launches the worker exactly as the peers do.
-  /// The worker does not inherit the caller's conda activation (CONDA_PREFIX,
-  /// CONDA_DEFAULT_ENV, CONDA_SHLVL, PYTHONEXECUTABLE) unless this environment sets them.
+  /// The worker does not inherit the caller's conda, pixi, micromamba or virtualenv activation
+  /// (CONDA_*, PIXI_*, MAMBA_*, CONDARC, MAMBARC, VIRTUAL_ENV, PYTHONHOME, PYTHONEXECUTABLE)
+  /// unless this environment sets them; PYTHONPATH is passed on.
   [[nodiscard]] Service python(Channel channel = Channel::private_fds) const;
   /// Runs this environment's python with `args` (a low-level escape hatch: no worker, no
   /// bootstrap), e.g. `{"-m", "pip", "install", wheel}`.

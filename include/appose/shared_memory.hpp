@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "appose/export.hpp"
 
@@ -90,5 +91,24 @@ class APPOSE_EXPORT SharedMemory {
   explicit SharedMemory(std::shared_ptr<detail::SharedMemoryImpl> impl);
   std::shared_ptr<detail::SharedMemoryImpl> impl_;
 };
+
+/// A block an appose-cpp process owns (will unlink), as the per-user crash registry records it.
+struct OwnedBlock {
+  std::string name;         ///< the block's name, e.g. `psm_4812f794`
+  long long pid = -1;       ///< the owning process
+  bool owner_alive = true;  ///< false: the owner died without unlinking it (an orphan)
+};
+
+/// The blocks appose-cpp processes of this user own, from the registry (/dev/shm/.appose-<uid>/).
+/// Every block a process creates (or takes ownership of with unlink_on_close(true)) is
+/// recorded with its owner's pid and start time until it is unlinked; unlink_on_close(false)
+/// drops the record.
+APPOSE_EXPORT std::vector<OwnedBlock> owned_blocks();
+
+/// Unlinks the blocks whose owner has died (a SIGKILL or crash skipped their cleanup) and
+/// returns their names. Blocks of live owners, blocks kept with unlink_on_close(false), and
+/// blocks other programs made are never touched: only registered orphans are. A service calls
+/// this once per process when its first worker starts.
+APPOSE_EXPORT std::vector<std::string> reclaim_orphaned_blocks();
 
 }  // namespace appose

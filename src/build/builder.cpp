@@ -12,8 +12,13 @@
 
 #include "appose/error.hpp"
 #include "build/builder_impl.hpp"
+#include "build/download.hpp"
 #include "build/fingerprint.hpp"
+#include "build/install.hpp"
+#include "build/lock.hpp"
+#include "build/pixi_monitor.hpp"
 #include "build/tool.hpp"
+#include "codec.hpp"
 
 namespace fs = std::filesystem;
 
@@ -355,9 +360,39 @@ ToolKind tool_kind(const std::string& type) {
 }
 
 /// One build in progress: the located tool, the subscribers, and the directory bookkeeping.
+bool pixi_global_flag(std::string_view f) {
+  if (f.size() >= 2 && f[0] == '-' && f[1] != '-') {
+    // -v, -vv, -vvv, -q, -qq: pixi's verbosity switches
+    return f.find_first_not_of(f[1], 1) == std::string_view::npos && (f[1] == 'v' || f[1] == 'q');
+  }
+  return f == "--verbose" || f == "--quiet" || f == "--no-progress" || f == "--color" ||
+         f.rfind("--color=", 0) == 0;
+}
+
+/// Whether a stderr line is pixi's debug log (`  DEBUG target: ...`, optionally after a
+/// timestamp) rather than something pixi tells its user (errors, warnings from the solver).
+bool is_log_line(std::string_view line) {
+  auto skip_spaces = [&] {
+    while (!line.empty() && line.front() == ' ')
+      line.remove_prefix(1);
+  };
+  skip_spaces();
+  if (!line.empty() && line.front() >= '0' && line.front() <= '9') {
+    auto sp = line.find(' ');
+    if (sp == std::string_view::npos) return false;
+    line.remove_prefix(sp);
+    skip_spaces();
+  }
+  for (std::string_view level : {"TRACE ", "DEBUG ", "INFO ", "WARN "}) {
+    if (line.substr(0, level.size()) == level) return true;
+  }
+  return false;
+}
+
 class Build {
  public:
-  Build(const BuilderConfig& config, fs::path dir) : c_(config), dir_(std::move(dir)) {}
+  Build(const BuilderConfig& config, fs::path dir)
+      : c_(config), dir_(std::move(dir)), existed_(path_exists(dir_)) {}
 
   const BuilderConfig& config() const { return c_; }
   const fs::path& dir() const { return dir_; }
@@ -367,17 +402,27 @@ class Build {
       f(title, current, maximum);
   }
 
-  /// Finds the tool, or explains how to get it.
+  /// Finds the tool, or downloads it into the peers' cache when it is nowhere to be found.
   const fs::path& tool() {
     if (!tool_.empty()) return tool_;
     const ToolKind kind = tool_kind(c_.type);
     const fs::path root = envs_dir();
     auto found = locate_tool(kind, c_.executable, root);
     if (!found) {
-      throw BuildException(fmt::format(
-          "{0} not found: looked at ${1}, {2} and on PATH; install {0} (uv: `pip install uv`), "
-          "or point ${1} or the builder's executable() at it",
-          tool_name(kind), tool_env_var(kind), tool_cache_path(kind, root).string()));
+      try {
+        found = install_tool(
+            kind, root,
+            [this](std::string_view title, std::int64_t cur, std::int64_t max) {
+              progress(title, cur, max);
+            },
+            c_.cancel.get());
+      } catch (const BuildException& e) {
+        throw BuildException(fmt::format(
+            "{0} is not installed (looked at ${1}, {2} and on PATH) and downloading it failed: "
+            "{3}. Install {0} yourself (uv: `pip install uv`) and point ${1} or the builder's "
+            "executable() at it",
+            tool_name(kind), tool_env_var(kind), tool_cache_path(kind, root).string(), e.what()));
+      }
     }
     tool_ = *found;
     return tool_;
@@ -393,14 +438,14 @@ class Build {
     return dir_.parent_path();
   }
 
-  /// Runs `<tool> <flags> <args>` (flags where the tool takes them) and throws BuildException
-  /// with the tool's error output if it fails.
-  void run(const std::vector<std::string>& args, const fs::path& cwd = {}) {
+  /// Runs `<tool> <flags> <args>` and throws BuildException with the tool's error output if it
+  /// fails. `monitor` (pixi install) sees every stderr line; without `forward_errors`, pixi's
+  /// debug-log lines stop there and only what pixi says to its user reaches the subscribers.
+  void run(const std::vector<std::string>& args, const fs::path& cwd = {},
+           PixiInstallMonitor* monitor = nullptr, bool forward_errors = true) {
     ToolCommand cmd;
     cmd.argv.push_back(tool().string());
-    for (const auto& f : c_.flags)
-      cmd.argv.push_back(f);
-    cmd.argv.insert(cmd.argv.end(), args.begin(), args.end());
+    place_flags(cmd.argv, args);
     cmd.cwd = cwd.empty() ? tool_cwd() : cwd;
     cmd.env = c_.env_vars;
     const std::string shown = fmt::format("{}", fmt::join(cmd.argv, " "));
@@ -412,6 +457,8 @@ class Build {
             f(line);
         },
         [&](std::string_view line) {
+          if (monitor != nullptr) monitor->line(line);
+          if (!forward_errors && is_log_line(line)) return;
           for (const auto& f : c_.error)
             f(line);
         },
@@ -429,12 +476,45 @@ class Build {
     }
   }
 
+  /// The builder's flags go right after the executable, as the peers put them, except for
+  /// pixi: it takes only its global options there (`-v`, `-q`, `--color`, `--no-progress`) and
+  /// rejects subcommand options such as `--frozen` or `--locked`, which therefore go after the
+  /// `install` subcommand (the one command they are meant for) and nowhere else.
+  void place_flags(std::vector<std::string>& argv, const std::vector<std::string>& args) const {
+    if (c_.type != "pixi") {
+      argv.insert(argv.end(), c_.flags.begin(), c_.flags.end());
+      argv.insert(argv.end(), args.begin(), args.end());
+      return;
+    }
+    std::vector<std::string> local;
+    for (const auto& f : c_.flags) {
+      if (pixi_global_flag(f)) {
+        argv.push_back(f);
+      } else {
+        local.push_back(f);
+      }
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto sub = std::find_if(args.begin(), args.end(),
+                            [](const std::string& a) { return a.empty() || a.front() != '-'; });
+    if (sub != args.end() && *sub == "install") {
+      argv.insert(argv.end(), local.begin(), local.end());
+    }
+  }
+
+  /// Whether the user asked for pixi's verbose output themselves.
+  bool verbose_flag() const {
+    return std::any_of(c_.flags.begin(), c_.flags.end(), [](const std::string& f) {
+      return f == "-v" || f == "-vv" || f == "-vvv" || f == "--verbose";
+    });
+  }
+
   BuildException canceled(const std::string& shown) const {
     return BuildException(
         fmt::format("{} build of {} was canceled (during `{}`)", c_.type, dir_.string(), shown));
   }
 
-  /// Creates the directory if it is missing, remembering that this build made it.
+  /// Creates the directory if it is missing, remembering whether this build made it.
   void ensure_dir() {
     if (path_exists(dir_)) return;
     std::error_code ec;
@@ -442,8 +522,7 @@ class Build {
     if (ec) {
       throw BuildException(fmt::format("cannot create {}: {}", dir_.string(), ec.message()));
     }
-    created_ = true;
-    mark();
+    adopt_created();
   }
 
   /// Wipes an Appose-owned directory and starts it anew.
@@ -460,13 +539,12 @@ class Build {
     ensure_dir();
   }
 
-  /// Notes that this build created the directory (after a tool did).
+  /// Notes that the directory now exists by this build's doing (it, or a tool, made it). A
+  /// directory that was there before the build stays the caller's.
   void adopt_created() {
-    created_ = true;
+    created_ = !existed_;
     mark();
   }
-
-  bool created() const { return created_; }
 
   void mark() const { std::ofstream(dir_ / kBuildingMarker).put('\n'); }
 
@@ -478,11 +556,15 @@ class Build {
     progress("Done", 1, 1);
   }
 
-  /// After a failure: a directory this build created goes again; an existing one stays.
+  /// After a failure: a directory this build created goes again; one that existed before
+  /// stays (emptied, if the build had to start from scratch; its marker keeps it Appose's).
   void abandon() const noexcept {
-    if (!created_) return;
     std::error_code ec;
-    fs::remove_all(dir_, ec);
+    if (created_) {
+      fs::remove_all(dir_, ec);
+    } else if (existed_ && !path_exists(dir_)) {
+      fs::create_directories(dir_, ec);
+    }
   }
 
   void write(const fs::path& file, std::string_view text) const { write_file_atomic(file, text); }
@@ -491,6 +573,7 @@ class Build {
   const BuilderConfig& c_;
   fs::path dir_;
   fs::path tool_;
+  bool existed_;
   bool created_ = false;
 };
 
@@ -659,7 +742,18 @@ void pixi_build(Build& b) {
     args.emplace_back("--environment");
     args.push_back(*c.pixi_environment);
   }
-  b.run(args);
+  if (c.progress.empty()) {
+    b.run(args);
+    return;
+  }
+  // Phases come from pixi's debug log (-vv), as appose-java reads them. That log is pixi
+  // talking to itself: it reaches the error subscribers only if the caller asked for verbosity.
+  PixiInstallMonitor monitor(
+      dir, c.pixi_environment.value_or("default"),
+      [&b](std::string_view t, std::int64_t cur, std::int64_t max) { b.progress(t, cur, max); });
+  const bool verbose = b.verbose_flag();
+  if (!verbose) args.insert(args.begin(), "-vv");
+  b.run(args, {}, &monitor, verbose);
 }
 
 // ---- micromamba --------------------------------------------------------------------------
@@ -694,8 +788,13 @@ Environment build(const BuilderConfig& config) {
   BuilderConfig c = concrete(config);
   validate(c);
   const fs::path dir = resolve_dir(c);
-  check_not_foreign(c.type, dir);
   Build b(c, dir);
+  // One build per directory at a time, across processes: the second waits, then finds the
+  // first's result up to date instead of running the tools over it.
+  DirLock lock(
+      dir, [&] { b.progress(fmt::format("Waiting for another build of {}", dir.string()), 0, 0); },
+      c.cancel.get());
+  check_not_foreign(c.type, dir);
   auto origin = origin_for(c, dir);
 
   const std::string expected = fingerprint_of(c);
@@ -709,6 +808,7 @@ Environment build(const BuilderConfig& config) {
       return uv_environment(c, dir, origin);
     }
     try {
+      (void)b.tool();  // found or downloaded before the first step is announced
       uv_build(b);
       b.finish();
     } catch (...) {
@@ -771,7 +871,9 @@ void remove(const BuilderConfig& config) {
   BuilderConfig c = config;
   // Only the directory matters here: a dynamic builder whose content cannot be routed still
   // names a directory.
-  remove_owned(resolve_dir(c));
+  const fs::path dir = resolve_dir(c);
+  DirLock lock(dir, {}, c.cancel.get());
+  remove_owned(dir);
 }
 
 }  // namespace detail
@@ -898,6 +1000,19 @@ void Builder::set_content(std::string content) {
 }
 void Builder::set_file(const fs::path& path) {
   cfg_->content = detail::read_text_file(path);
+}
+void Builder::set_url(const std::string& url) {
+  detail::DownloadOptions options;
+  options.cancel = cfg_->cancel.get();
+  try {
+    std::string text = detail::download_text(url, options);
+    if (!detail::codec::is_valid_utf8(text)) {
+      throw BuildException(fmt::format("{} is not UTF-8 text", url));
+    }
+    cfg_->content = detail::normalize_newlines(text);
+  } catch (const BuildException& e) {
+    throw BuildException(fmt::format("cannot read the configuration at {}: {}", url, e.what()));
+  }
 }
 void Builder::set_scheme(std::string_view name) {
   cfg_->scheme = Scheme::from_name(name);

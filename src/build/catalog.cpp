@@ -1,5 +1,7 @@
 #include "appose/catalog.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -82,6 +84,13 @@ std::vector<EnvironmentInfo> list_environments(const std::optional<fs::path>& ro
     info.type = detail::detect_type(info.path);
     info.size_bytes = tree_size(info.path);
     info.state = state_of(info.path, info.builder);
+    struct stat st {};
+    if (info.builder && ::stat((info.path / "appose.json").c_str(), &st) == 0) {
+      info.built = std::chrono::system_clock::time_point(
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(
+              std::chrono::seconds(st.st_mtim.tv_sec) +
+              std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+    }
     out.push_back(std::move(info));
   }
   std::sort(out.begin(), out.end(),

@@ -123,6 +123,10 @@ std::string read_text_file(const std::filesystem::path& path) {
   if (!codec::is_valid_utf8(raw)) {
     throw BuildException(fmt::format("{} is not UTF-8 text; save it as UTF-8", path.string()));
   }
+  return normalize_newlines(raw);
+}
+
+std::string normalize_newlines(std::string_view raw) {
   std::string out;
   out.reserve(raw.size());
   for (std::size_t i = 0; i < raw.size(); ++i) {

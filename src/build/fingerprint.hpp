@@ -25,5 +25,7 @@ std::optional<BuilderConfig> config_from_fingerprint(const std::string& text);
 /// A configuration file read as appose-python reads text: UTF-8 (BuildException naming the
 /// file otherwise) with universal newlines (CRLF and lone CR become LF).
 std::string read_text_file(const std::filesystem::path& path);
+/// `text` with CRLF and lone CR turned into LF (Python's universal newlines).
+std::string normalize_newlines(std::string_view text);
 
 }  // namespace appose::detail

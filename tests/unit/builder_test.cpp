@@ -51,6 +51,9 @@ class BuilderTest : public ::testing::Test {
     const char* old = std::getenv("APPOSE_ENVS_DIR");
     if (old != nullptr) old_ = old;
     ::setenv("APPOSE_ENVS_DIR", root_.c_str(), 1);
+    // No test here may download a tool: a missing one fails at once against a closed port.
+    for (const char* v : {"APPOSE_PIXI_URL", "APPOSE_UV_URL", "APPOSE_MICROMAMBA_URL"})
+      ::setenv(v, "http://127.0.0.1:9/tool.tar.gz", 1);
   }
   void TearDown() override {
     if (old_) {
@@ -159,6 +162,9 @@ TEST_F(BuilderTest, WrongSchemeForBuilderIsRefusedBeforeAnyTool) {
 
 TEST_F(BuilderTest, PixiProgrammaticBuildNeedsApposeBeforeTheNetwork) {
   ::setenv("PATH", "/nonexistent", 1);
+  // Where pixi would be downloaded from: nothing listens there, so reaching the download step
+  // fails at once (and proves the package check passed).
+
   EXPECT_NE(error_of([] {
               (void)appose::pixi().conda({"numpy"}).name("p").build();
             }).find("does not include appose"),
@@ -168,12 +174,13 @@ TEST_F(BuilderTest, PixiProgrammaticBuildNeedsApposeBeforeTheNetwork) {
   // Named like the peers compare names: a spec, a channel prefix, case and separators.
   for (const char* spec : {"appose", "appose>=0.12", "conda-forge::appose", "Appose==0.12.0"}) {
     std::string err = error_of([&] { (void)appose::pixi().conda({spec}).name("p").build(); });
-    EXPECT_NE(err.find("pixi not found"), std::string::npos) << spec << ": " << err;
+    EXPECT_NE(err.find("pixi is not installed"), std::string::npos) << spec << ": " << err;
   }
   std::string err =
       error_of([] { (void)appose::pixi().conda({"python"}).pypi({"appose"}).name("p").build(); });
-  EXPECT_NE(err.find("pixi not found"), std::string::npos) << err;
+  EXPECT_NE(err.find("pixi is not installed"), std::string::npos) << err;
   EXPECT_NE(err.find("APPOSE_PIXI"), std::string::npos) << err;
+  EXPECT_NE(err.find("127.0.0.1:9"), std::string::npos) << err;
 }
 
 TEST_F(BuilderTest, MalformedContentIsReportedWithItsPosition) {

@@ -1,0 +1,218 @@
+// `appose run`: one script in a worker of an environment, with progress, outputs and Ctrl-C.
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <appose/builder.hpp>
+#include <appose/environment.hpp>
+#include <appose/error.hpp>
+#include <appose/service.hpp>
+#include <appose/task.hpp>
+#include <appose/value.hpp>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "cli.hpp"
+#include "console.hpp"
+#include "signals.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace appose::cli {
+
+namespace {
+
+/// How long a finished worker may take to exit after its stdin closes (then it is left to the
+/// library, which kills it after the service's grace period).
+constexpr auto kExitGrace = 5s;
+
+int usage_error(std::string_view message) {
+  std::fputs(
+      fmt::format("appose run: {}\nRun `appose run --help` for examples.\n", message).c_str(),
+      stderr);
+  return kUsage;
+}
+
+std::optional<std::string> read_script(const RunOptions& o, std::string& error) {
+  if (!o.code.empty()) return o.code;
+  if (o.script_file == "-") {
+    return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  }
+  std::ifstream in(o.script_file, std::ios::binary);
+  if (!in) {
+    error = fmt::format("cannot read the script {}", o.script_file);
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string show(const appose::Value& v) {
+  if (v.is_string()) return v.get<std::string>();
+  return v.to_json().dump();
+}
+
+std::vector<std::string> split_class_path(const std::vector<std::string>& items) {
+  std::vector<std::string> out;
+  for (const auto& item : items) {
+    std::string_view rest = item;
+    while (true) {
+      auto colon = rest.find(':');
+      if (colon != 0 && !rest.empty()) out.emplace_back(rest.substr(0, colon));
+      if (colon == std::string_view::npos) break;
+      rest.remove_prefix(colon + 1);
+    }
+  }
+  return out;
+}
+
+/// The crash report without its [stderr] section: those lines were printed as they came.
+std::string crash_summary(const std::optional<std::string>& report) {
+  std::string text = report.value_or("");
+  auto cut = text.find("\n[stderr]\n");
+  if (cut != std::string::npos) text.erase(cut + 1);
+  return text;
+}
+
+}  // namespace
+
+int run_command(const RunOptions& o) {
+  block_interrupts();
+  if (o.code.empty() == o.script_file.empty()) {
+    return usage_error("give a SCRIPT file (or - for stdin), or code with -e, not both");
+  }
+  std::string error;
+  std::optional<std::string> script = read_script(o, error);
+  if (!script) {
+    report_error(error);
+    return kFailure;
+  }
+
+  appose::Args inputs;
+  for (const auto& spec : o.inputs) {
+    auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return usage_error(fmt::format("--input {}: expected key=JSON, e.g. --input x=21", spec));
+    }
+    try {
+      inputs.insert_or_assign(spec.substr(0, eq),
+                              appose::Value(appose::Json::parse(spec.substr(eq + 1))));
+    } catch (const appose::Json::exception&) {
+      return usage_error(fmt::format(
+          "--input {}: the value is not JSON (a string needs its quotes: {}='\"text\"')", spec,
+          spec.substr(0, eq)));
+    }
+  }
+
+  // With --json, stdout holds the outputs alone; progress then goes to stderr unless stdout
+  // is a terminal (where the bar is erased before the outputs are printed).
+  std::FILE* progress_stream = o.json && ::isatty(STDOUT_FILENO) != 1 ? stderr : stdout;
+  // Shared: the service's debug callback may run after our handles are gone.
+  auto console = std::make_shared<Console>(progress_stream, !o.quiet);
+
+  std::optional<appose::Service> service;
+  std::optional<appose::Task> task;
+  try {
+    fs::path dir = resolve_env(o.env);
+    appose::Environment env = appose::wrap(dir);
+    service = o.groovy ? env.groovy(split_class_path(o.class_path)) : env.python();
+    service->debug([console, verbose = o.verbose](std::string_view line) {
+      if (verbose) {
+        console->line(stderr, line);
+        return;
+      }
+      // The worker's stderr (where a script's print() goes) arrives as `[WORKER-n] line`.
+      constexpr std::string_view kWorker = "[WORKER-";
+      if (line.substr(0, kWorker.size()) != kWorker) return;
+      auto end = line.find("] ");
+      console->line(stderr, end == std::string_view::npos ? line : line.substr(end + 2));
+    });
+    std::optional<std::string> queue;
+    if (!o.queue.empty()) queue = o.queue;
+    task = service->task(*script, std::move(inputs), queue);
+    task->listen([console](const appose::TaskEvent& e) {
+      // An UPDATE carrying only `info` has nothing to show.
+      if (e.response_type == appose::ResponseType::UPDATE &&
+          (e.message || e.current || e.maximum)) {
+        console->progress(e.message.value_or(""), e.current, e.maximum);
+      }
+    });
+    task->start();
+  } catch (const std::exception& e) {
+    console->finish();
+    report_error(e.what());
+    return kFailure;
+  }
+
+  std::atomic<bool> killed{false};
+  {
+    SignalWatcher watcher([&](int signo, int interrupts) {
+      // Once the task has finished, an interrupt only cuts the wait for the worker's exit.
+      const bool finished = appose::is_finished(task->status());
+      if (signo == SIGINT && interrupts == 1 && !finished) {
+        console->line(stderr, "appose: canceling the task (Ctrl-C again to kill the worker)");
+        task->cancel();
+        return;
+      }
+      if (!killed.exchange(true)) {
+        if (!finished) console->line(stderr, "appose: killing the worker");
+        service->kill();
+      }
+    });
+    try {
+      task->wait_for();
+    } catch (const appose::TaskException&) {
+      // The status says what happened.
+    }
+    // The worker's stderr comes through its own pipe: wait for the worker to exit, so that
+    // every line it printed is shown before the outputs and not after them.
+    service->close();
+    (void)service->wait_for(kExitGrace);
+  }
+  console->finish();
+
+  switch (task->status()) {
+    case appose::TaskStatus::COMPLETE: {
+      appose::Args outputs = task->outputs();
+      std::string out;
+      if (o.json) {
+        out = outputs.to_json().dump() + "\n";
+      } else {
+        for (const auto& [key, value] : outputs)
+          out += fmt::format("{} = {}\n", key, show(value));
+      }
+      std::fputs(out.c_str(), stdout);
+      return kOk;
+    }
+    case appose::TaskStatus::CANCELED:
+      std::fputs("appose: task canceled\n", stderr);
+      return kFailure;
+    case appose::TaskStatus::FAILED:
+      std::fputs(fmt::format("{}\nappose: task failed\n", task->error().value_or("")).c_str(),
+                 stderr);
+      return kFailure;
+    case appose::TaskStatus::CRASHED:
+      if (killed) {
+        std::fputs("appose: worker killed\n", stderr);
+        return kInterrupted;
+      }
+      std::fputs(fmt::format("{}appose: worker crashed\n", crash_summary(task->error())).c_str(),
+                 stderr);
+      return kCrash;
+    default:
+      std::fputs("appose: the task did not finish\n", stderr);
+      return kCrash;
+  }
+}
+
+}  // namespace appose::cli

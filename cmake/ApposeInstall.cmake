@@ -10,6 +10,7 @@ install(TARGETS appose EXPORT apposeTargets
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/appose" DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(FILES "${PROJECT_BINARY_DIR}/include/appose/export.hpp"
+  "${PROJECT_BINARY_DIR}/include/appose/version.hpp"
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/appose)
 install(EXPORT apposeTargets NAMESPACE appose:: DESTINATION ${APPOSE_CMAKE_DIR})
 

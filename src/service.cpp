@@ -15,9 +15,9 @@
 #include <cstring>
 #include <filesystem>
 
+#include "platform/shm_registry.hpp"
 #include "python_bootstrap.hpp"
 #include "service_impl.hpp"
-#include "shm_registry.hpp"
 
 namespace appose {
 
@@ -35,6 +35,33 @@ constexpr std::size_t kMaxStderrLine = std::size_t{1} << 20;
 // time only: the time spent handling what was read never counts, so a slow decode cannot cut
 // completed responses off. kDrainCap bounds the drain for a grandchild that keeps writing.
 constexpr auto kDrainQuiet = std::chrono::milliseconds(20);
+// A worker that closes its stdout but keeps running can never answer again: after this long
+// it is killed, so its tasks crash instead of waiting forever.
+constexpr auto kStdoutGoneGrace = std::chrono::seconds(1);
+// How much of a worker's unparsable stdout and its stderr a service keeps (the most recent),
+// and how much of each line; the crash report quotes a smaller tail of both.
+constexpr std::size_t kKeptLines = 10000;
+constexpr std::size_t kKeptLineBytes = std::size_t{64} << 10;
+constexpr std::size_t kReportLines = 200;
+constexpr std::size_t kReportBytes = std::size_t{64} << 10;
+
+/// Appends `line` to `lines`, cut at kKeptLineBytes (on a UTF-8 boundary), dropping the oldest
+/// line beyond kKeptLines.
+void keep_line(std::deque<std::string>& lines, std::size_t& dropped, std::string line) {
+  if (line.size() > kKeptLineBytes) {
+    std::size_t cut = kKeptLineBytes;
+    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0U) == 0x80U)
+      --cut;
+    const std::size_t rest = line.size() - cut;
+    line.resize(cut);
+    line += fmt::format(" <... {} more bytes>", rest);
+  }
+  lines.push_back(std::move(line));
+  if (lines.size() > kKeptLines) {
+    lines.pop_front();
+    ++dropped;
+  }
+}
 constexpr auto kDrainCap = std::chrono::milliseconds(250);
 
 std::atomic<int> next_service_id{0};
@@ -312,9 +339,11 @@ void ServiceImpl::restart() {
     exit_seen_ = false;
     exit_code_.reset();
     dead_report_.clear();
+    kill_reason_.clear();
     tasks_closed_ = false;
     invalid_lines_.clear();
     error_lines_.clear();
+    invalid_dropped_ = error_dropped_ = 0;
     worker_info_.reset();
     stdin_closed_ = false;
   }
@@ -436,12 +465,12 @@ bool ServiceImpl::exited() const {
 
 std::vector<std::string> ServiceImpl::invalid_lines() const {
   std::lock_guard lock(mu_);
-  return invalid_lines_;
+  return {invalid_lines_.begin(), invalid_lines_.end()};
 }
 
 std::vector<std::string> ServiceImpl::error_lines() const {
   std::lock_guard lock(mu_);
-  return error_lines_;
+  return {error_lines_.begin(), error_lines_.end()};
 }
 
 std::optional<WorkerInfo> ServiceImpl::worker_info() const {
@@ -500,7 +529,7 @@ std::shared_ptr<TaskImpl> ServiceImpl::find_task(const std::string& id) {
 void ServiceImpl::record_invalid(std::string text, std::string_view why) {
   debug("SERVICE", fmt::format("<INVALID> {} ({})", text, why));
   std::lock_guard lock(mu_);
-  invalid_lines_.push_back(std::move(text));
+  keep_line(invalid_lines_, invalid_dropped_, std::move(text));
 }
 
 void ServiceImpl::handle_stdout_line(std::string_view line) {
@@ -547,7 +576,7 @@ void ServiceImpl::handle_stdout_line(std::string_view line) {
 void ServiceImpl::handle_stderr_line(std::string line) {
   debug("WORKER", line);
   std::lock_guard lock(mu_);
-  error_lines_.push_back(std::move(line));
+  keep_line(error_lines_, error_dropped_, std::move(line));
 }
 
 void ServiceImpl::io_loop() {
@@ -577,8 +606,8 @@ void ServiceImpl::io_loop() {
 
   const int out_fd = process_.stdout_fd(), err_fd = process_.stderr_fd();
   const int exit_fd = process_.exit_fd();
-  bool out_open = true, err_open = true, exited = false;
-  std::chrono::steady_clock::time_point exit_time;
+  bool out_open = true, err_open = true, exited = false, killed_for_stdout = false;
+  std::chrono::steady_clock::time_point exit_time, stdout_gone_time;
   std::vector<char> buf(std::size_t{1} << 16);
 
   while (true) {
@@ -594,6 +623,25 @@ void ServiceImpl::io_loop() {
     if (!exited && exit_fd >= 0) exit_i = add(exit_fd);
 
     int timeout_ms = -1;
+    if (!out_open && !exited && !killed_for_stdout) {
+      // stdout is gone but the worker lives on: give it a moment to exit by itself.
+      auto left = stdout_gone_time + kStdoutGoneGrace - std::chrono::steady_clock::now();
+      if (left <= std::chrono::steady_clock::duration::zero()) {
+        killed_for_stdout = true;
+        const std::string reason =
+            "The worker closed its stdout but kept running, so it could not answer any more; "
+            "the service killed it.";
+        {
+          std::lock_guard lock(mu_);
+          kill_reason_ = reason;
+          process_.kill_group(SIGKILL);
+        }
+        log(reason);
+        continue;
+      }
+      timeout_ms =
+          static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(left).count() + 1);
+    }
     if (exited) {
       if (!out_open && !err_open) break;
       auto left = exit_time + kDrainCap - std::chrono::steady_clock::now();
@@ -629,8 +677,10 @@ void ServiceImpl::io_loop() {
       }
       splitter.feed(std::string_view(buf.data(), static_cast<std::size_t>(r)), on_line);
     };
+    const bool out_was_open = out_open;
     drain(out_i, out_fd, out_open, out_lines, on_out);
     drain(err_i, err_fd, err_open, err_lines, on_err);
+    if (out_was_open && !out_open) stdout_gone_time = std::chrono::steady_clock::now();
 
     if (exit_i >= 0 && fds[static_cast<std::size_t>(exit_i)].revents != 0) {
       exited = true;
@@ -645,19 +695,40 @@ void ServiceImpl::io_loop() {
 }
 
 std::string ServiceImpl::crash_report(int exit_code) const {
-  // appose-python's layout, so that tools parsing it work with either service.
-  std::string report = fmt::format("Worker crashed with exit code {}.\n\n[stdout]\n", exit_code);
-  auto lines = [&](const std::vector<std::string>& v) {
+  // appose-python's layout, so that tools parsing it work with either service. Only the tail
+  // of each stream is quoted: every crashed task holds a copy of the report.
+  std::string report = fmt::format("Worker crashed with exit code {}.\n", exit_code);
+  if (!kill_reason_.empty()) report += kill_reason_ + "\n";
+  report += "\n[stdout]\n";
+  auto lines = [&](const std::deque<std::string>& v, std::size_t dropped_before) {
     if (v.empty()) {
       report += "<none>\n";
-    } else {
-      for (const auto& l : v)
+      return;
+    }
+    std::size_t first = v.size() > kReportLines ? v.size() - kReportLines : 0;
+    std::size_t bytes = 0;
+    for (std::size_t i = v.size(); i > first; --i) {
+      bytes += v[i - 1].size() + 1;
+      if (bytes > kReportBytes) {
+        first = i;
+        break;
+      }
+    }
+    if (first + dropped_before > 0) {
+      report += fmt::format("<{} earlier line(s) omitted>\n", first + dropped_before);
+    }
+    for (std::size_t i = first; i < v.size(); ++i) {
+      const std::string& l = v[i];
+      if (l.size() > kReportBytes) {
+        report += l.substr(0, kReportBytes) + " <...>\n";
+      } else {
         report += l + "\n";
+      }
     }
   };
-  lines(invalid_lines_);
+  lines(invalid_lines_, invalid_dropped_);
   report += "\n[stderr]\n";
-  lines(error_lines_);
+  lines(error_lines_, error_dropped_);
   return report;
 }
 

@@ -141,8 +141,14 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   // submitted task is crashed at once instead of entering the table.
   bool tasks_closed_ = false;
   std::map<std::string, std::shared_ptr<TaskImpl>> tasks_;
-  std::vector<std::string> invalid_lines_;
-  std::vector<std::string> error_lines_;
+  // The most recent lines only (kKeptLines each, each cut at kKeptLineBytes): a worker that
+  // prints for days must not grow the host without bound. The counts say how many were let go.
+  std::deque<std::string> invalid_lines_;
+  std::deque<std::string> error_lines_;
+  std::size_t invalid_dropped_ = 0;
+  std::size_t error_dropped_ = 0;
+  // Why the service killed its worker, if it did (added to the crash report).
+  std::string kill_reason_;
   std::optional<WorkerInfo> worker_info_;
 
   // One whole line per write. Lock order: mu_ before write_mu_ (only start() takes both);

@@ -9,8 +9,8 @@
 
 #include "appose/error.hpp"
 #include "platform/shm.hpp"
+#include "platform/shm_registry.hpp"
 #include "random.hpp"
-#include "shm_registry.hpp"
 
 namespace appose {
 

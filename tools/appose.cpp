@@ -2,16 +2,13 @@
 // (it is header-only and heavy); the commands are in the other files of tools/.
 
 #include <CLI/CLI.hpp>
+#include <appose/version.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "cli.hpp"
-
-#ifndef APPOSE_VERSION
-#define APPOSE_VERSION "unknown"
-#endif
 
 namespace cli = appose::cli;
 
@@ -121,7 +118,7 @@ int main(int argc, char** argv) {
       "their workers.",
       "appose"};
   app.get_formatter()->column_width(30);
-  app.set_version_flag("--version", std::string("appose ") + APPOSE_VERSION,
+  app.set_version_flag("--version", std::string("appose ") + appose::version(),
                        "Print the version and exit");
   app.require_subcommand(1);
   app.footer(kMainFooter);

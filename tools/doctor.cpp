@@ -12,6 +12,7 @@
 #include <appose/service.hpp>
 #include <appose/shared_memory.hpp>
 #include <appose/value.hpp>
+#include <appose/version.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -22,10 +23,6 @@
 
 #include "cli.hpp"
 #include "console.hpp"
-
-#ifndef APPOSE_VERSION
-#define APPOSE_VERSION "unknown"
-#endif
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -362,7 +359,7 @@ int doctor_command(const DoctorOptions& o) {
 
   if (o.json) {
     appose::Json out;
-    out["version"] = APPOSE_VERSION;
+    out["version"] = appose::version();
     out["root"] = root.string();
     out["ok"] = ok;
     out["checks"] = appose::Json::array();
@@ -381,7 +378,7 @@ int doctor_command(const DoctorOptions& o) {
   std::size_t width = 0;
   for (const auto& c : checks)
     width = std::max(width, c.name.size());
-  std::string out = fmt::format("appose {} doctor\n", APPOSE_VERSION);
+  std::string out = fmt::format("appose {} doctor\n", appose::version());
   for (const auto& c : checks) {
     std::string label = c.status == "ok" ? "OK" : c.status == "warn" ? "WARN" : "FAIL";
     out += fmt::format("{:<4}  {:<{}}  {}\n", label, c.name, width, c.detail);

@@ -45,7 +45,9 @@ int usage_error(std::string_view message) {
 std::optional<std::string> read_script(const RunOptions& o, std::string& error) {
   if (!o.code.empty()) return o.code;
   if (o.script_file == "-") {
-    return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    std::ostringstream buf;
+    buf << std::cin.rdbuf();
+    return buf.str();
   }
   std::ifstream in(o.script_file, std::ios::binary);
   if (!in) {

@@ -14,5 +14,6 @@
 #include "appose/shared_memory.hpp"  // IWYU pragma: export
 #include "appose/task.hpp"           // IWYU pragma: export
 #include "appose/value.hpp"          // IWYU pragma: export
+#include "appose/version.hpp"        // IWYU pragma: export
 #include "appose/worker.hpp"         // IWYU pragma: export
 #include "appose/worker_object.hpp"  // IWYU pragma: export

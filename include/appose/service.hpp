@@ -129,9 +129,11 @@ class APPOSE_EXPORT Service {
   /// Whether the worker process is running.
   [[nodiscard]] bool is_alive() const;
 
-  /// Lines the worker wrote to stdout that were not protocol messages (over its lifetime).
+  /// Lines the worker wrote to stdout that were not protocol messages: the most recent 10,000,
+  /// each cut at 64 KiB, so that a worker printing for days cannot exhaust the host's memory.
   [[nodiscard]] std::vector<std::string> invalid_lines() const;
-  /// Lines the worker wrote to stderr (over its lifetime).
+  /// Lines the worker wrote to stderr: the most recent 10,000, each cut at 64 KiB. (The debug
+  /// callback sees every line as it arrives.)
   [[nodiscard]] std::vector<std::string> error_lines() const;
   /// What the worker's HELLO line said, if it sent one.
   [[nodiscard]] std::optional<WorkerInfo> worker_info() const;

@@ -15,10 +15,10 @@
 #include "build/download.hpp"
 #include "build/fingerprint.hpp"
 #include "build/install.hpp"
-#include "build/lock.hpp"
 #include "build/pixi_monitor.hpp"
 #include "build/tool.hpp"
 #include "codec.hpp"
+#include "platform/dir_lock.hpp"
 
 namespace fs = std::filesystem;
 

@@ -19,6 +19,7 @@
 #include <system_error>
 
 #include "appose/error.hpp"
+#include "appose/version.hpp"
 #include "build/tool.hpp"
 
 namespace appose::detail {
@@ -29,7 +30,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 // Kept in step with project(VERSION) in CMakeLists.txt: servers see which client misbehaves.
-constexpr const char* kUserAgent = "appose-cpp/0.1.0";
+constexpr const char* kUserAgent = "appose-cpp/" APPOSE_VERSION_STRING;
 constexpr std::int64_t kProgressBytes = 64 * 1024;
 constexpr std::chrono::milliseconds kProgressInterval{100};
 /// How long curl_multi_poll() may sleep: curl shortens it for its own timers, and cancel wakes

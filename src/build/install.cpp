@@ -8,7 +8,7 @@
 
 #include "appose/error.hpp"
 #include "build/download.hpp"
-#include "build/lock.hpp"
+#include "platform/dir_lock.hpp"
 #include "random.hpp"
 
 namespace fs = std::filesystem;

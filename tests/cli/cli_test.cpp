@@ -46,24 +46,6 @@ std::optional<fs::path> peer_venv() {
   return fs::path(*py).parent_path().parent_path();
 }
 
-/// The uv the peers' venv holds (`pip install uv`).
-std::optional<fs::path> peer_uv() {
-  auto py = appose::test::peer_python();
-  if (!py) return std::nullopt;
-  fs::path uv = fs::path(*py).parent_path() / "uv";
-  if (!fs::exists(uv)) return std::nullopt;
-  return uv;
-}
-
-#define REQUIRE_UV()                                                                      \
-  do {                                                                                    \
-    APPOSE_REQUIRE_PYTHON_PEER();                                                         \
-    if (!peer_uv()) {                                                                     \
-      if (::appose::test::peers_required()) FAIL() << "uv missing; run scripts/peers.sh"; \
-      GTEST_SKIP() << "*** SKIPPED: uv missing; run scripts/peers.sh ***";                \
-    }                                                                                     \
-  } while (0)
-
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::size_t start = 0;
@@ -472,7 +454,9 @@ TEST_F(CliBuild, MambaPackageListBecomesAnEnvironmentYml) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_TRUE(contains(r.out, "Built mamba environment in " + (root_ / "mm").string())) << r.out;
   std::ifstream in(root_ / "mm" / "environment.yml");
-  std::string yml((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ostringstream yml_buf;
+  yml_buf << in.rdbuf();
+  const std::string yml = yml_buf.str();
   EXPECT_EQ(yml,
             "name: \"mm\"\nchannels:\n  - \"bioconda\"\ndependencies:\n  - \"python=3.11\"\n"
             "  - \"numpy\"\n  - \"scipy>=1\"\n  - pip\n  - pip:\n    - \"appose\"\n");
@@ -480,8 +464,8 @@ TEST_F(CliBuild, MambaPackageListBecomesAnEnvironmentYml) {
 }
 
 TEST_F(CliUvBuild, BuildRunListRemove) {
-  REQUIRE_UV();
-  const std::vector<std::string> env{"APPOSE_UV=" + peer_uv()->string(),
+  APPOSE_REQUIRE_UV();
+  const std::vector<std::string> env{"APPOSE_UV=" + appose::test::peer_uv()->string(),
                                      "UV_PYTHON_DOWNLOADS=never"};
   ProcessResult r =
       cli({"build", "--uv", "--pypi", "appose==0.12.0", "--pypi", "numpy", "--name", "X"}, env);
@@ -623,7 +607,7 @@ TEST_F(CliRun, JsonKeepsStdoutForTheOutputs) {
 
 TEST_F(CliDoctor, JsonReportsSharedMemoryOk) {
   std::vector<std::string> env;
-  if (auto uv = peer_uv()) env.push_back("APPOSE_UV=" + uv->string());
+  if (auto uv = appose::test::peer_uv()) env.push_back("APPOSE_UV=" + uv->string());
   ProcessResult r = cli({"doctor", "--json", "--timeout", "30"}, env);
   nlohmann::json j = nlohmann::json::parse(r.out);
   ASSERT_TRUE(j["checks"].is_array());
@@ -639,7 +623,7 @@ TEST_F(CliDoctor, JsonReportsSharedMemoryOk) {
   for (const auto& c : j["checks"]) {
     EXPECT_TRUE(c["status"] == "ok" || !c["fix"].is_null()) << "a problem without a fix: " << c;
   }
-  if (peer_uv()) {
+  if (appose::test::peer_uv()) {
     EXPECT_EQ(r.exit_code, 0) << r.out;
     EXPECT_EQ(j["ok"], true);
     EXPECT_EQ(check("uv")["status"], "ok") << r.out;

@@ -24,24 +24,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// The uv the peers' venv holds.
-std::optional<fs::path> peer_uv() {
-  auto py = appose::test::peer_python();
-  if (!py) return std::nullopt;
-  fs::path uv = fs::path(*py).parent_path() / "uv";
-  if (!fs::exists(uv)) return std::nullopt;
-  return uv;
-}
-
-#define REQUIRE_UV()                                                                      \
-  do {                                                                                    \
-    APPOSE_REQUIRE_PYTHON_PEER();                                                         \
-    if (!peer_uv()) {                                                                     \
-      if (::appose::test::peers_required()) FAIL() << "uv missing; run scripts/peers.sh"; \
-      GTEST_SKIP() << "*** SKIPPED: uv missing; run scripts/peers.sh ***";                \
-    }                                                                                     \
-  } while (0)
-
 class UvBuild : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -56,7 +38,9 @@ class UvBuild : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  appose::UvBuilder uv() const { return std::move(appose::uv().executable(*peer_uv())); }
+  appose::UvBuilder uv() const {
+    return std::move(appose::uv().executable(*appose::test::peer_uv()));
+  }
 
   fs::path root_;
 };
@@ -92,7 +76,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 TEST_F(UvBuild, ProgrammaticBuildRunsTheWorkerInsideAndRebuildIsANoOp) {
-  REQUIRE_UV();
+  APPOSE_REQUIRE_UV();
   // The caller's shell activation must change nothing (ENVIRONMENTS.md, build hygiene).
   ::setenv("VIRTUAL_ENV",
            fs::path(*appose::test::peer_python()).parent_path().parent_path().c_str(), 1);
@@ -149,8 +133,9 @@ TEST_F(UvBuild, ProgrammaticBuildRunsTheWorkerInsideAndRebuildIsANoOp) {
 }
 
 TEST_F(UvBuild, RequirementsTxtThroughContentRoutesToUv) {
-  REQUIRE_UV();
-  ::setenv("APPOSE_UV", peer_uv()->c_str(), 1);  // located through the variable this time
+  APPOSE_REQUIRE_UV();
+  ::setenv("APPOSE_UV", appose::test::peer_uv()->c_str(),
+           1);  // located through the variable this time
   auto builder = appose::content("appose==0.12.0\nnumpy\n");
   ASSERT_EQ(builder.env_type(), "uv");
   appose::Environment env = builder.build("reqs");
@@ -171,13 +156,13 @@ TEST_F(UvBuild, RequirementsTxtThroughContentRoutesToUv) {
 }
 
 TEST_F(UvBuild, PyprojectBuildsWithUvSyncIntoDotVenv) {
-  REQUIRE_UV();
+  APPOSE_REQUIRE_UV();
   const std::string pyproject =
       "[project]\nname = \"appose-uv-sync-test\"\nversion = \"0.1.0\"\n"
       "requires-python = \">=3.10\"\ndependencies = [\"appose==0.12.0\", \"numpy\"]\n";
   // The cache location the peers use, found without PATH or variables.
   fs::create_directories(root_ / ".uv" / "bin");
-  fs::create_symlink(*peer_uv(), root_ / ".uv" / "bin" / "uv");
+  fs::create_symlink(*appose::test::peer_uv(), root_ / ".uv" / "bin" / "uv");
   appose::Environment env = appose::uv().content(pyproject).python("3.11").build();
   const fs::path dir = root_ / "appose-uv-sync-test";  // named by the project
   EXPECT_TRUE(fs::exists(dir / ".venv" / "pyvenv.cfg"));
@@ -189,7 +174,7 @@ TEST_F(UvBuild, PyprojectBuildsWithUvSyncIntoDotVenv) {
 }
 
 TEST_F(UvBuild, FailedBuildCarriesUvsErrorAndLeavesNothingBehind) {
-  REQUIRE_UV();
+  APPOSE_REQUIRE_UV();
   const std::string bogus = "appose-cpp-no-such-package-0d1f9a";
   std::string message;
   try {
@@ -208,13 +193,13 @@ TEST_F(UvBuild, FailedBuildCarriesUvsErrorAndLeavesNothingBehind) {
 }
 
 TEST_F(UvBuild, WrapsAVenvMadeByUvWithoutTouchingIt) {
-  REQUIRE_UV();
+  APPOSE_REQUIRE_UV();
   const fs::path dir = root_ / "handmade";
-  auto r =
-      appose::test::run_process({peer_uv()->string(), "venv", "--python", "3.11", dir.string()});
+  auto r = appose::test::run_process(
+      {appose::test::peer_uv()->string(), "venv", "--python", "3.11", dir.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = appose::test::run_process(
-      {peer_uv()->string(), "pip", "install", "--python", dir.string(), "appose==0.12.0", "numpy"});
+  r = appose::test::run_process({appose::test::peer_uv()->string(), "pip", "install", "--python",
+                                 dir.string(), "appose==0.12.0", "numpy"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   appose::Environment env = appose::wrap(dir);
   EXPECT_EQ(env.type(), "uv");

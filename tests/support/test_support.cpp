@@ -145,4 +145,42 @@ ProcessResult run_python(const std::string& script, const std::vector<std::strin
   return run_process(argv, input);
 }
 
+TempDir::TempDir(std::string_view prefix) {
+  std::string tmpl =
+      (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
+  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + tmpl);
+  path = std::filesystem::canonical(tmpl);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
+ScopedEnv::ScopedEnv(std::string name, const std::optional<std::string>& value)
+    : name_(std::move(name)) {
+  if (const char* old = std::getenv(name_.c_str())) old_ = old;
+  if (value) {
+    ::setenv(name_.c_str(), value->c_str(), 1);
+  } else {
+    ::unsetenv(name_.c_str());
+  }
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (old_) {
+    ::setenv(name_.c_str(), old_->c_str(), 1);
+  } else {
+    ::unsetenv(name_.c_str());
+  }
+}
+
+std::optional<std::filesystem::path> peer_uv() {
+  auto py = peer_python();
+  if (!py) return std::nullopt;
+  std::filesystem::path uv = std::filesystem::path(*py).parent_path() / "uv";
+  if (!std::filesystem::exists(uv)) return std::nullopt;
+  return uv;
+}
+
 }  // namespace appose::test

@@ -9,6 +9,7 @@
 #include <appose/task.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -111,6 +112,34 @@ auto retry_thread_death(F&& f) {
   }
 }
 
+/// A fresh directory under the system's temporary directory (canonical path), removed with
+/// everything in it when the test ends.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(std::string_view prefix = "appose-test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
+/// Sets (value) or unsets (nullopt) a variable for the scope of a test and restores the old
+/// value after, so that tests also pass when several run in one process.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::string name, const std::optional<std::string>& value);
+  ScopedEnv(std::string name, std::nullptr_t) = delete;  // unset with std::nullopt
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+/// The uv of the peers' virtual environment (`pip install uv`), if it is there.
+std::optional<std::filesystem::path> peer_uv();
+
 /// Runs a Python script with the peer's interpreter: `python -c script args...`.
 ProcessResult run_python(const std::string& script, const std::vector<std::string>& args = {},
                          const std::string& input = {});
@@ -127,6 +156,16 @@ ProcessResult run_python(const std::string& script, const std::vector<std::strin
       }                                                                                    \
       GTEST_SKIP() << "*** SKIPPED: appose-python peer missing; run scripts/peers.sh ***"; \
     }                                                                                      \
+  } while (0)
+
+/// Like APPOSE_REQUIRE_PYTHON_PEER(), for the uv the peers' venv holds.
+#define APPOSE_REQUIRE_UV()                                                               \
+  do {                                                                                    \
+    APPOSE_REQUIRE_PYTHON_PEER();                                                         \
+    if (!::appose::test::peer_uv()) {                                                     \
+      if (::appose::test::peers_required()) FAIL() << "uv missing; run scripts/peers.sh"; \
+      GTEST_SKIP() << "*** SKIPPED: uv missing; run scripts/peers.sh ***";                \
+    }                                                                                     \
   } while (0)
 
 /// Like APPOSE_REQUIRE_PYTHON_PEER(), for appose-java (and a `java` on PATH).

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "build/fingerprint.hpp"
@@ -26,7 +27,9 @@ void write(const fs::path& p, const std::string& text) {
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
 }
 
 template <typename F>

@@ -22,6 +22,7 @@
 #include <iterator>
 #include <ostream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -41,23 +42,9 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using Clock = std::chrono::steady_clock;
+using appose::test::ScopedEnv;
+using appose::test::TempDir;
 using std::chrono::seconds;
-
-/// A unique temporary directory, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "appose-download-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
 
 /// The names in `dir`, sorted.
 std::vector<std::string> listing(const fs::path& dir) {
@@ -70,7 +57,9 @@ std::vector<std::string> listing(const fs::path& dir) {
 
 std::string read_file(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
 }
 
 void write_file(const fs::path& file, const std::string& data) {

@@ -14,21 +14,14 @@
 
 #include <appose/appose.hpp>
 
+#include "support/test_support.hpp"
+
 namespace appose {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "appose-env-XXXXXX").string();
-    path = fs::canonical(::mkdtemp(tmpl.data()));
-  }
-  ~TempDir() { fs::remove_all(path); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+using appose::test::ScopedEnv;
+using appose::test::TempDir;
 
 void make_executable(const fs::path& p) {
   fs::create_directories(p.parent_path());
@@ -38,32 +31,6 @@ void make_executable(const fs::path& p) {
   std::fclose(f);
   fs::permissions(p, fs::perms::owner_all);
 }
-
-/// Sets an environment variable for the scope of a test, restoring the old value after.
-class ScopedEnv {
- public:
-  ScopedEnv(std::string name, const std::optional<std::string>& value) : name_(std::move(name)) {
-    if (const char* old = std::getenv(name_.c_str())) old_ = old;
-    if (value) {
-      ::setenv(name_.c_str(), value->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
 
 using Command = std::vector<std::string>;
 

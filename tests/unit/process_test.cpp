@@ -22,8 +22,12 @@
 #include "appose/error.hpp"
 #include "platform/process.hpp"
 
+#include "support/test_support.hpp"
+
 namespace appose::detail {
 namespace {
+
+using appose::test::TempDir;
 
 /// Reads the child's stdout to EOF (or until `until` appears, if given).
 std::string read_all(int fd, std::string_view until = {}) {
@@ -43,18 +47,6 @@ SpawnOptions sh(const std::string& script) {
   o.argv = {"sh", "-c", script};
   return o;
 }
-
-/// A temporary directory removed at the end of the test.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "appose-proc-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
 
 void make_executable(const std::filesystem::path& p) {
   std::filesystem::create_directories(p.parent_path());

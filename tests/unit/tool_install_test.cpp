@@ -13,6 +13,7 @@
 #include <appose/error.hpp>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,7 +39,9 @@ enum class Packing { tar_gz, tar_bz2, zip };
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
 }
 
 /// An archive as the releases ship them, built with libarchive's writer.

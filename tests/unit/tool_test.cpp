@@ -26,59 +26,20 @@
 #include "appose/error.hpp"
 #include "build/tool.hpp"
 
+#include "support/test_support.hpp"
+
 namespace appose::detail {
 namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
+using appose::test::ScopedEnv;
+using appose::test::TempDir;
 
 constexpr std::size_t kMaxLine = std::size_t{1} << 20;
 constexpr std::string_view kMarker = " \xE2\x80\xA6 [line truncated]";
 constexpr std::string_view kFffd = "\xEF\xBF\xBD";
-
-/// A unique temporary directory, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "appose-tool-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
-
-/// Sets (or unsets) a variable for the scope of a test and restores the old value, so that the
-/// tests also pass when run in one process.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value != nullptr) {
-      ::setenv(name, value, 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_.c_str(), old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_.c_str());
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::string name_;
-  std::optional<std::string> old_;
-};
 
 /// Whether `s` is well-formed UTF-8 (Unicode table 3-7), checked independently of tool.cpp.
 bool valid_utf8(std::string_view s) {
@@ -663,7 +624,7 @@ TEST(ToolLookup, ExplicitThenVariableThenCacheThenPath) {
     ScopedEnv var("APPOSE_UV", "");  // empty: as if unset
     EXPECT_EQ(locate_tool(ToolKind::uv, std::nullopt, root), cache_exe);
   }
-  ScopedEnv var("APPOSE_UV", nullptr);
+  ScopedEnv var("APPOSE_UV", std::nullopt);
   EXPECT_EQ(locate_tool(ToolKind::uv, std::nullopt, root), cache_exe);
 
   // A cache entry that is not executable is skipped, not an error.
@@ -680,7 +641,7 @@ TEST(ToolLookup, ExplicitThenVariableThenCacheThenPath) {
   EXPECT_EQ(locate_tool(ToolKind::uv, std::nullopt, root), std::nullopt);
   // Another kind does not pick up uv's files.
   write_file(path_exe, "#!/bin/sh\n", true);
-  ScopedEnv pixi_var("APPOSE_PIXI", nullptr);
+  ScopedEnv pixi_var("APPOSE_PIXI", std::nullopt);
   EXPECT_EQ(locate_tool(ToolKind::pixi, std::nullopt, root), std::nullopt);
 }
 
@@ -715,7 +676,7 @@ TEST(ToolLookup, BadExplicitOrVariablePathThrows) {
   const fs::path missing = dir.path / "no-such-micromamba";
   const fs::path not_exec = dir.path / "plain" / "micromamba";
   write_file(not_exec, "data", false);
-  ScopedEnv var("APPOSE_MICROMAMBA", nullptr);
+  ScopedEnv var("APPOSE_MICROMAMBA", std::nullopt);
 
   std::string msg = build_error([&] { locate_tool(ToolKind::micromamba, missing, root); });
   EXPECT_NE(msg.find(missing.string()), std::string::npos) << msg;

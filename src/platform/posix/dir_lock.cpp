@@ -1,4 +1,4 @@
-#include "build/lock.hpp"
+#include "platform/dir_lock.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,4 +1,4 @@
-#include "shm_registry.hpp"
+#include "platform/shm_registry.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -26,7 +26,9 @@ namespace {
 std::optional<unsigned long long> start_time_of(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   if (!in) return std::nullopt;
-  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  const std::string stat = buf.str();
   auto close = stat.rfind(')');
   if (close == std::string::npos) return std::nullopt;
   std::istringstream rest(stat.substr(close + 2));

@@ -156,6 +156,11 @@ void remove_tree(const fs::path& dir) {
   }
 }
 
+/// Whether `dir` holds an appose.json of exactly these bytes.
+bool has_fingerprint(const fs::path& dir, std::string_view fingerprint) {
+  return is_file(dir / kFingerprintFile) && read_file(dir / kFingerprintFile) == fingerprint;
+}
+
 /// Deletes `dir` if Appose owns it; refuses anything else, naming why.
 void remove_owned(const fs::path& dir) {
   if (!path_exists(dir)) return;
@@ -549,8 +554,8 @@ class Build {
   void mark() const { std::ofstream(dir_ / kBuildingMarker).put('\n'); }
 
   /// Writes the fingerprint and drops the building marker: the build is complete.
-  void finish() const {
-    write_file_atomic(dir_ / kFingerprintFile, fingerprint_of(c_));
+  void finish(std::string_view fingerprint) const {
+    write_file_atomic(dir_ / kFingerprintFile, fingerprint);
     std::error_code ec;
     fs::remove(dir_ / kBuildingMarker, ec);
     progress("Done", 1, 1);
@@ -798,9 +803,7 @@ Environment build(const BuilderConfig& config) {
   auto origin = origin_for(c, dir);
 
   const std::string expected = fingerprint_of(c);
-  std::error_code ec;
-  const bool fingerprint_matches =
-      is_file(dir / kFingerprintFile) && read_file(dir / kFingerprintFile) == expected;
+  const bool fingerprint_matches = has_fingerprint(dir, expected);
 
   if (c.type == "uv") {
     if (fingerprint_matches && uv_looks_built(dir)) {
@@ -810,7 +813,7 @@ Environment build(const BuilderConfig& config) {
     try {
       (void)b.tool();  // found or downloaded before the first step is announced
       uv_build(b);
-      b.finish();
+      b.finish(expected);
     } catch (...) {
       b.abandon();
       throw;
@@ -825,7 +828,7 @@ Environment build(const BuilderConfig& config) {
     }
     try {
       pixi_build(b);
-      b.finish();
+      b.finish(expected);
     } catch (...) {
       b.abandon();
       throw;
@@ -847,7 +850,7 @@ Environment build(const BuilderConfig& config) {
   }
   try {
     mamba_build(b);
-    b.finish();
+    b.finish(expected);
   } catch (...) {
     b.abandon();
     throw;
@@ -868,11 +871,10 @@ std::string detect_type(const fs::path& dir) {
 }
 
 void remove(const BuilderConfig& config) {
-  BuilderConfig c = config;
   // Only the directory matters here: a dynamic builder whose content cannot be routed still
   // names a directory.
-  const fs::path dir = resolve_dir(c);
-  DirLock lock(dir, {}, c.cancel.get());
+  const fs::path dir = resolve_dir(config);
+  DirLock lock(dir, {}, config.cancel.get());
   remove_owned(dir);
 }
 
@@ -983,10 +985,7 @@ std::string Builder::fingerprint() const {
 }
 
 bool Builder::is_up_to_date() const {
-  const fs::path file = env_dir() / "appose.json";
-  std::error_code ec;
-  if (!fs::is_regular_file(file, ec)) return false;
-  return detail::read_file(file) == fingerprint();
+  return detail::has_fingerprint(env_dir(), fingerprint());
 }
 
 void Builder::set_name(std::string name) {

@@ -267,8 +267,12 @@ void ServiceImpl::start() {
   spawn.argv = config_.command;
   spawn.cwd = config_.cwd;
   spawn.env = config_.env;
-  // Lets workers that know it (the Python bootstrap, C++ workers) exit when this host dies.
-  if (spawn.env.count(kParentPidVar) == 0) spawn.env[kParentPidVar] = std::to_string(::getpid());
+  // No orphans: workers that know APPOSE_PARENT_PID (the Python bootstrap, C++ workers) exit
+  // when this host dies, and a lifeline kills the group of any other worker (Groovy, a
+  // launcher, a plain command). Unsetting the variable opts out of both.
+  auto parent = spawn.env.find(kParentPidVar);
+  spawn.kill_with_host = parent == spawn.env.end() || parent->second.has_value();
+  if (parent == spawn.env.end()) spawn.env[kParentPidVar] = std::to_string(::getpid());
   if (!init_script_.empty()) {
     auto dir = std::filesystem::temp_directory_path().string();
     std::string path = dir + "/appose-init-XXXXXX";
@@ -314,6 +318,10 @@ void ServiceImpl::start() {
 
   debug_service(fmt::format("worker started: pid {}, command: {}", process_.pid(),
                             fmt::join(config_.command, " ")));
+  if (spawn.kill_with_host && !process_.has_lifeline()) {
+    log("could not start /bin/sh to watch this host: the worker may outlive a host that is "
+        "killed");
+  }
   io_thread_ = std::thread([this] { io_loop(); });
 }
 

@@ -28,10 +28,42 @@ struct SpawnOptions {
   std::string cwd;
   /// Variables to set (value) or unset (nullopt) on top of this process's environment.
   std::map<std::string, std::optional<std::string>> env;
+  /// Whether the child's process group is killed when this process dies, however it dies
+  /// (SIGKILL included), for workers that do not watch their host themselves. A small
+  /// `/bin/sh` (the lifeline) blocks reading a pipe only this process can write to: EOF there
+  /// means we are gone. Reaping the child disarms it.
+  bool kill_with_host = false;
 };
 
-/// A child process with its stdin/stdout/stderr piped to us. Move-only. Destroying it does not
-/// kill the child (the Service decides that), but it reaps it if it has exited.
+/// The lifeline of one child (SpawnOptions::kill_with_host): our write end of its pipe and its
+/// pid. It is our own child, so that we reap it and no zombie is left where PID 1 does not
+/// reap (containers without an init). Move-only.
+class Lifeline {
+ public:
+  Lifeline() = default;
+  Lifeline(UniqueFd pipe, pid_t pid) noexcept : pipe_(std::move(pipe)), pid_(pid) {}
+  Lifeline(Lifeline&& other) noexcept;
+  Lifeline& operator=(Lifeline&& other) noexcept;
+  Lifeline(const Lifeline&) = delete;
+  Lifeline& operator=(const Lifeline&) = delete;
+  /// Still armed: the lifeline kills the group (as if this process had died), then is reaped.
+  ~Lifeline() { release(false); }
+
+  /// Sends the newline that makes it leave quietly, and reaps it.
+  void disarm() noexcept { release(true); }
+  [[nodiscard]] bool valid() const noexcept { return pid_ > 0; }
+
+ private:
+  void release(bool quietly) noexcept;
+
+  UniqueFd pipe_;
+  pid_t pid_ = -1;
+};
+
+/// A child process with its stdin/stdout/stderr piped to us. Move-only. Destroying it reaps the
+/// child if it has exited; otherwise it leaves the child running (the Service decides when to
+/// kill), unless a lifeline guards it: then the lifeline kills the child's group, as it would
+/// if this process died.
 class Process {
  public:
   /// Spawns with posix_spawn: only fds 0-2 are inherited (everything else is closed in the
@@ -74,10 +106,16 @@ class Process {
   /// Whether the child has been reaped.
   [[nodiscard]] bool reaped() const noexcept { return exit_code_.has_value(); }
   [[nodiscard]] std::optional<int> exit_code() const noexcept { return exit_code_; }
+  /// Whether a lifeline guards the child (SpawnOptions::kill_with_host, and /bin/sh could be
+  /// started). False once the child is reaped.
+  [[nodiscard]] bool has_lifeline() const noexcept { return lifeline_.valid(); }
 
  private:
+  void reaped_with(int code) noexcept;
+
   pid_t pid_ = -1;
   UniqueFd stdin_, stdout_, stderr_, exit_fd_;
+  Lifeline lifeline_;
   std::optional<int> exit_code_;
 };
 

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <filesystem>
+#include <iostream>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,7 @@
 
 #include <appose/appose.hpp>
 
+#include "support/orphans.hpp"
 #include "support/test_support.hpp"
 
 #ifndef APPOSE_TEST_JAVA_SOURCE_DIR
@@ -357,6 +359,27 @@ TEST(JavaShm, HostTakesOverJavaBlocks) {
     }
     EXPECT_FALSE(shm_exists(name)) << "/dev/shm/" << name << " was left behind";
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// No orphans: the Groovy worker does not watch its host; the lifeline kills the JVM when the
+// host is SIGKILLed while a task sleeps for ten minutes.
+
+TEST(GroovyService, WorkerDiesWithItsHost) {
+  APPOSE_REQUIRE_JAVA_PEER();
+  std::string class_path;
+  const auto jars = test::peer_java_classpath();  // kept: a range-for over *temporary dangles
+  for (const auto& jar : *jars)
+    class_path += (class_path.empty() ? "" : ":") + jar;
+  std::chrono::steady_clock::time_point killed_at;
+  pid_t worker = test::orphan_a_worker(APPOSE_ORPHAN_HOST, {"groovy", class_path}, {}, &killed_at);
+  ASSERT_GT(worker, 0) << "orphan_host printed no worker pid";
+  auto took = test::time_until_group_gone(worker, 1s, killed_at);
+  if (!took) test::kill_group(worker);
+  ASSERT_TRUE(took.has_value()) << "the Groovy worker " << worker
+                                << " outlived its host by over 1 s";
+  std::cout << "[ no orphans ] Groovy worker gone " << took->count()
+            << " ms after the host's SIGKILL\n";
 }
 
 }  // namespace

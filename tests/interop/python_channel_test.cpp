@@ -5,11 +5,7 @@
 // Each behaviour is checked with Channel::private_fds (the default) and, where the plain
 // stdin/stdout contract behaves differently, with Channel::plain_stdio as a negative control.
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -33,9 +29,8 @@
 
 #include <appose/appose.hpp>
 
+#include "support/orphans.hpp"
 #include "support/test_support.hpp"
-
-extern char** environ;
 
 namespace appose {
 namespace {
@@ -339,143 +334,56 @@ TEST(PythonChannel, RestartFromACrashListener) {
 
 // --- 7: no orphans ---------------------------------------------------------------------------
 
-/// A running orphan_host: its pid and the read end of its stdout.
-struct Host {
-  pid_t pid = -1;
-  int out = -1;
-};
-
-Host spawn_host(const std::vector<std::string>& extra_env, bool parent_pid) {
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string_view var(*e);
-    bool overridden = std::any_of(extra_env.begin(), extra_env.end(), [&](const std::string& x) {
-      return var.substr(0, var.find('=')) == std::string_view(x).substr(0, x.find('='));
-    });
-    if (!overridden) env_strings.emplace_back(var);
-  }
-  env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
-  std::vector<char*> envp;
-  for (auto& s : env_strings)
-    envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::string exe = APPOSE_ORPHAN_HOST;
-  std::string venv = venv_dir();
-  std::string no_parent_pid = "no-parent-pid";
-  std::vector<char*> argv = {exe.data(), venv.data(), nullptr, nullptr};
-  if (!parent_pid) argv[2] = no_parent_pid.data();
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(out[1]);
-  if (rc != 0) {
-    ::close(out[0]);
-    throw std::runtime_error(std::string("posix_spawn orphan_host: ") + std::strerror(rc));
-  }
-  return Host{pid, out[0]};
+std::vector<std::string> python_host_args(bool parent_pid = true) {
+  std::vector<std::string> args = {"python", venv_dir()};
+  if (!parent_pid) args.insert(args.begin(), "--no-parent-pid");
+  return args;
 }
 
-/// Reads one line from `fd` within `timeout`.
-std::optional<std::string> read_line(int fd, std::chrono::milliseconds timeout) {
-  std::string line;
-  auto deadline = Clock::now() + timeout;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left <= 0ms) return std::nullopt;
-    pollfd pfd{fd, POLLIN, 0};
-    int rc = ::poll(&pfd, 1, static_cast<int>(left.count()));
-    if (rc < 0 && errno == EINTR) continue;
-    if (rc <= 0) return std::nullopt;
-    char c = 0;
-    ssize_t n = ::read(fd, &c, 1);
-    if (n <= 0) return std::nullopt;
-    if (c == '\n') return line;
-    line += c;
-  }
-}
-
-/// Whether `pid` has exited: gone, or a zombie nobody reaps (PID 1 here may not reap).
-bool gone(pid_t pid) {
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-  // Read with POSIX calls: istreambuf_iterator trips GCC's -Wnull-dereference under -O1.
-  std::string path = "/proc/" + std::to_string(pid) + "/stat";
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return true;
-  char buf[512];
-  ssize_t n = ::read(fd, buf, sizeof buf);
-  ::close(fd);
-  if (n <= 0) return true;
-  std::string text(buf, static_cast<std::size_t>(n));
-  auto paren = text.rfind(')');
-  if (paren == std::string::npos || paren + 2 >= text.size()) return true;
-  char state = text[paren + 2];
-  return state == 'Z' || state == 'X';
-}
-
-/// Polls until `pid` is gone; the time since `t0` it took, or nullopt at `timeout` after `t0`.
-std::optional<std::chrono::milliseconds> time_until_gone(pid_t pid,
-                                                         std::chrono::milliseconds timeout,
-                                                         Clock::time_point t0 = Clock::now()) {
-  while (Clock::now() - t0 < timeout) {
-    if (gone(pid)) {
-      return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
-    }
-    std::this_thread::sleep_for(1ms);
-  }
-  return std::nullopt;
-}
-
-/// Starts orphan_host, reads its worker's pid and SIGKILLs the host (reaping it).
-/// `killed_at`: when the SIGKILL was sent.
-pid_t orphan_a_worker(const std::vector<std::string>& extra_env, bool parent_pid = true,
-                      Clock::time_point* killed_at = nullptr) {
-  Host host = spawn_host(extra_env, parent_pid);
-  auto line = read_line(host.out, 30s);
-  if (killed_at != nullptr) *killed_at = Clock::now();
-  ::kill(host.pid, SIGKILL);
-  int status = 0;
-  ::waitpid(host.pid, &status, 0);
-  ::close(host.out);
-  if (!line || line->empty()) return -1;
-  return static_cast<pid_t>(std::stol(*line));
+/// SIGKILLs a host whose worker is busy, and expects the worker's group gone within 1 s.
+void expect_dies_with_host(const std::vector<std::string>& extra_env, const char* what) {
+  Clock::time_point killed_at;
+  pid_t worker =
+      test::orphan_a_worker(APPOSE_ORPHAN_HOST, python_host_args(), extra_env, &killed_at);
+  ASSERT_GT(worker, 0) << "orphan_host printed no worker pid";
+  auto took = test::time_until_group_gone(worker, 1s, killed_at);
+  if (!took) test::kill_group(worker);  // clean up before failing
+  ASSERT_TRUE(took.has_value()) << "worker " << worker << " outlived its host by over 1 s";
+  std::cout << "[ no orphans ] " << what << ": worker gone " << took->count()
+            << " ms after the host's SIGKILL\n";
 }
 
 TEST(PythonChannel, WorkerDiesWithItsHost) {
   APPOSE_REQUIRE_PYTHON_PEER();
-  Clock::time_point killed_at;
-  pid_t worker = orphan_a_worker({"APPOSE_PRIVATE_CHANNEL=1"}, true, &killed_at);
-  ASSERT_GT(worker, 0) << "orphan_host printed no worker pid";
-  auto took = time_until_gone(worker, 1s, killed_at);
-  if (!took) ::kill(worker, SIGKILL);  // clean up before failing
-  ASSERT_TRUE(took.has_value()) << "worker " << worker << " outlived its host by over 1 s";
-  std::cout << "[ no orphans ] worker gone " << took->count() << " ms after the host's SIGKILL\n";
+  expect_dies_with_host({"APPOSE_PRIVATE_CHANNEL=1"},
+                        "bootstrap (its own watch, and the lifeline)");
 }
 
-/// Negative controls: without the parent watch, the worker outlives its host.
-void expect_outlives_host(const std::vector<std::string>& extra_env, bool parent_pid) {
-  pid_t worker = orphan_a_worker(extra_env, parent_pid);
-  ASSERT_GT(worker, 0) << "orphan_host printed no worker pid";
-  auto took = time_until_gone(worker, 1500ms);
-  ::kill(worker, SIGKILL);
-  time_until_gone(worker, 2s);
-  EXPECT_FALSE(took.has_value()) << "without the parent watch the worker was expected to "
-                                    "survive its host";
-}
-
-TEST(PythonChannel, PlainChannelWorkerOutlivesItsHost) {
+// Without the bootstrap the worker does not watch its host; the lifeline kills it.
+TEST(PythonChannel, PlainChannelWorkerDiesWithItsHost) {
   APPOSE_REQUIRE_PYTHON_PEER();
-  expect_outlives_host({"APPOSE_PRIVATE_CHANNEL=0"}, true);
+  expect_dies_with_host({"APPOSE_PRIVATE_CHANNEL=0"}, "plain channel (the lifeline)");
 }
 
-// The bootstrap alone (no APPOSE_PARENT_PID) does not end the worker: the parent watch does.
-TEST(PythonChannel, PrivateChannelWithoutParentPidOutlivesItsHost) {
+/// Negative controls: opted out of the host watch (APPOSE_PARENT_PID unset), the busy worker
+/// outlives its host, whichever the channel.
+void expect_outlives_host(const std::vector<std::string>& extra_env) {
+  pid_t worker = test::orphan_a_worker(APPOSE_ORPHAN_HOST, python_host_args(false), extra_env);
+  ASSERT_GT(worker, 0) << "orphan_host printed no worker pid";
+  auto took = test::time_until_group_gone(worker, 1500ms);
+  test::kill_group(worker);
+  EXPECT_FALSE(took.has_value()) << "without the host watch the worker was expected to survive "
+                                    "its host";
+}
+
+TEST(PythonChannel, WorkerOptedOutOfTheWatchOutlivesItsHost) {
   APPOSE_REQUIRE_PYTHON_PEER();
-  expect_outlives_host({"APPOSE_PRIVATE_CHANNEL=1"}, false);
+  expect_outlives_host({"APPOSE_PRIVATE_CHANNEL=1"});
+}
+
+TEST(PythonChannel, PlainWorkerOptedOutOfTheWatchOutlivesItsHost) {
+  APPOSE_REQUIRE_PYTHON_PEER();
+  expect_outlives_host({"APPOSE_PRIVATE_CHANNEL=0"});
 }
 
 }  // namespace

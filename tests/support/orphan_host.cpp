@@ -1,40 +1,81 @@
-// A host for the no-orphan test (tests/interop/python_channel_test.cpp): starts a Python
-// worker from the virtual environment in argv[1] running a task that sleeps for ten minutes
-// (with argv[2] == "no-parent-pid", without APPOSE_PARENT_PID, so without the parent watch),
-// waits until the task is RUNNING, prints the worker's pid on stdout, and sleeps until it is
-// killed. The test SIGKILLs it and checks that the worker does not outlive it.
+// A host for the no-orphan tests (tests/support/orphans.hpp): starts a worker, waits until it
+// is busy, prints the worker's pid on stdout, and sleeps until it is killed. The tests SIGKILL
+// it and check that the worker's process group does not outlive it.
+//
+//   orphan_host [--no-parent-pid] python <venv>        a Python task sleeping ten minutes
+//   orphan_host [--no-parent-pid] groovy <classpath>   a Groovy task sleeping ten minutes
+//   orphan_host [--no-parent-pid] command <argv...>    a plain command as the worker
+//
+// --no-parent-pid unsets APPOSE_PARENT_PID for the worker, which opts it out of the host
+// watch (the negative control). The Python channel follows APPOSE_PRIVATE_CHANNEL as usual.
 
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <appose/appose.hpp>
 
-int main(int argc, char** argv) {
-  if (argc != 2 && !(argc == 3 && std::string(argv[2]) == "no-parent-pid")) {
-    std::cerr << "usage: orphan_host <venv dir> [no-parent-pid]\n";
-    return 2;
-  }
-  try {
-    std::string venv = argv[1];
-    appose::Environment env(venv, {venv + "/bin"});
-    appose::Service service = env.python();
-    if (argc == 3) service.env({{"APPOSE_PARENT_PID", std::nullopt}});
-    appose::Task task = service.task("import time\ntime.sleep(600)\n");
-    task.start();
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (task.status() != appose::TaskStatus::RUNNING) {
-      if (std::chrono::steady_clock::now() > deadline || appose::is_finished(task.status())) {
-        std::cerr << "the task did not start running: " << appose::to_string(task.status()) << "\n";
-        return 1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+namespace {
+
+int usage() {
+  std::cerr << "usage: orphan_host [--no-parent-pid] (python <venv> | groovy <classpath> | "
+               "command <argv...>)\n";
+  return 2;
+}
+
+/// Waits until `task` runs, so the worker is busy (not idle at EOF) when the host dies.
+bool wait_running(appose::Task& task) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (task.status() != appose::TaskStatus::RUNNING) {
+    if (std::chrono::steady_clock::now() > deadline || appose::is_finished(task.status())) {
+      std::cerr << "the task did not start running: " << appose::to_string(task.status()) << "\n";
+      return false;
     }
-    std::cout << service.pid() << std::endl;  // endl flushes
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  bool parent_pid = true;
+  if (!args.empty() && args[0] == "--no-parent-pid") {
+    parent_pid = false;
+    args.erase(args.begin());
+  }
+  if (args.size() < 2) return usage();
+  const std::string mode = args[0];
+  try {
+    std::optional<appose::Service> service;
+    std::optional<appose::Task> task;
+    if (mode == "python") {
+      const std::string& venv = args[1];
+      service = appose::Environment(venv, {venv + "/bin"}).python();
+      task = service->task("import time\ntime.sleep(600)\n");
+    } else if (mode == "groovy") {
+      service = appose::Environment(".").groovy({args[1]});
+      task = service->task("sleep(600000)", {}, "main");
+    } else if (mode == "command") {
+      appose::ServiceConfig config;
+      config.command.assign(args.begin() + 1, args.end());
+      service.emplace(std::move(config));
+    } else {
+      return usage();
+    }
+    if (!parent_pid) service->env({{"APPOSE_PARENT_PID", std::nullopt}});
+    service->start();
+    if (task) {
+      task->start();
+      if (!wait_running(*task)) return 1;
+    }
+    std::cout << service->pid() << std::endl;  // endl flushes
     for (;;)
       ::pause();
   } catch (const std::exception& e) {

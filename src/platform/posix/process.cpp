@@ -115,6 +115,87 @@ UniqueFd open_pidfd(pid_t pid) noexcept {
   return UniqueFd();
 }
 
+/// Writes all of `data` to the pipe `fd`. Blocks SIGPIPE in this thread for the write, and
+/// swallows the one our write may raise, so a dead reader yields EPIPE instead of killing the
+/// host. Dispositions stay untouched.
+std::error_code write_all(int fd, std::string_view data) noexcept {
+  sigset_t pipe_set, old_mask, pending;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  sigpending(&pending);
+  bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+
+  std::error_code result;
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      result = last_error();
+      break;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (result == std::errc::broken_pipe && !was_pending) {
+    timespec zero{};
+    while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  return result;
+}
+
+/// What the lifeline runs. It blocks on fd 3: a newline means the worker was reaped normally
+/// (leave quietly); EOF means every copy of the write end is closed, i.e. the host is gone (or
+/// dropped the Process), so it kills the worker's group. Terminal and termination signals are
+/// ignored: a Ctrl-C that kills the host must not take the lifeline with it first.
+constexpr const char* kLifelineScript =
+    "trap '' HUP INT TERM QUIT; read -r _ <&3 || kill -s KILL -- \"-$1\"";
+
+/// Starts a lifeline for the process group `pgid`, or returns an empty one if /bin/sh could not
+/// be started (the caller carries on without).
+Lifeline start_lifeline(pid_t pgid) noexcept {
+  try {
+    Pipe pipe = make_pipe();
+    // posix_spawn's dup2 onto the same number would keep close-on-exec set.
+    if (pipe.read.get() == 3) {
+      int moved = ::fcntl(pipe.read.get(), F_DUPFD_CLOEXEC, 4);
+      if (moved < 0) return {};
+      pipe.read = UniqueFd(moved);
+    }
+    SpawnAttrs sa;
+    posix_spawn_file_actions_addopen(&sa.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&sa.actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&sa.actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&sa.actions, pipe.read.get(), 3);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    posix_spawn_file_actions_addclosefrom_np(&sa.actions, 4);
+#endif
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&sa.attr, &all);
+    posix_spawnattr_setsigmask(&sa.attr, &none);
+    // Its own process group: out of reach of signals sent to the host's group.
+    posix_spawnattr_setpgroup(&sa.attr, 0);
+    posix_spawnattr_setflags(
+        &sa.attr,
+        static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
+    std::string sh = "/bin/sh", dash_c = "-c", script = kLifelineScript, name = "appose-lifeline",
+                group = std::to_string(pgid);
+    std::vector<char*> argv = {sh.data(),   dash_c.data(), script.data(),
+                               name.data(), group.data(),  nullptr};
+    char* no_env[] = {nullptr};
+    pid_t pid = -1;
+    if (::posix_spawn(&pid, sh.c_str(), &sa.actions, &sa.attr, argv.data(), no_env) != 0) {
+      return {};
+    }
+    return Lifeline(std::move(pipe.write), pid);
+  } catch (...) {
+    return {};
+  }
+}
+
 }  // namespace
 
 Process Process::spawn(const SpawnOptions& options) {
@@ -178,6 +259,7 @@ Process Process::spawn(const SpawnOptions& options) {
   p.stdout_ = std::move(out.read);
   p.stderr_ = std::move(err.read);
   p.exit_fd_ = open_pidfd(pid);
+  if (options.kill_with_host) p.lifeline_ = start_lifeline(pid);
   return p;
 }
 
@@ -187,6 +269,7 @@ Process::Process(Process&& other) noexcept
       stdout_(std::move(other.stdout_)),
       stderr_(std::move(other.stderr_)),
       exit_fd_(std::move(other.exit_fd_)),
+      lifeline_(std::move(other.lifeline_)),
       exit_code_(std::exchange(other.exit_code_, std::nullopt)) {}
 
 Process& Process::operator=(Process&& other) noexcept {
@@ -197,6 +280,7 @@ Process& Process::operator=(Process&& other) noexcept {
     stdout_ = std::move(other.stdout_);
     stderr_ = std::move(other.stderr_);
     exit_fd_ = std::move(other.exit_fd_);
+    lifeline_ = std::move(other.lifeline_);
     exit_code_ = std::exchange(other.exit_code_, std::nullopt);
   }
   return *this;
@@ -208,32 +292,7 @@ Process::~Process() {
 
 std::error_code Process::write_stdin(std::string_view data) noexcept {
   if (!stdin_.valid()) return std::make_error_code(std::errc::broken_pipe);
-  // Block SIGPIPE in this thread for the write, and swallow the one our write may raise, so a
-  // dead worker yields EPIPE instead of killing the host. Dispositions stay untouched.
-  sigset_t pipe_set, old_mask, pending;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  sigpending(&pending);
-  bool was_pending = sigismember(&pending, SIGPIPE) == 1;
-  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
-
-  std::error_code result;
-  while (!data.empty()) {
-    ssize_t n = ::write(stdin_.get(), data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      result = last_error();
-      break;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  if (result == std::errc::broken_pipe && !was_pending) {
-    timespec zero{};
-    while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
-    }
-  }
-  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-  return result;
+  return write_all(stdin_.get(), data);
 }
 
 void Process::close_stdin() noexcept {
@@ -252,10 +311,7 @@ std::optional<int> Process::try_reap() noexcept {
   do {
     rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG);
   } while (rc < 0 && errno == EINTR);
-  if (rc == 0 && info.si_pid == pid_) {
-    exit_code_ = decode_status(info);
-    exit_fd_.reset();
-  }
+  if (rc == 0 && info.si_pid == pid_) reaped_with(decode_status(info));
   return exit_code_;
 }
 
@@ -266,9 +322,38 @@ int Process::wait() noexcept {
   do {
     rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED);
   } while (rc < 0 && errno == EINTR);
-  exit_code_ = rc == 0 ? decode_status(info) : -1;
-  exit_fd_.reset();
+  reaped_with(rc == 0 ? decode_status(info) : -1);
   return *exit_code_;
+}
+
+void Process::reaped_with(int code) noexcept {
+  exit_code_ = code;
+  exit_fd_.reset();
+  // The pid may be reused from now on: the lifeline must leave quietly.
+  lifeline_.disarm();
+}
+
+Lifeline::Lifeline(Lifeline&& other) noexcept
+    : pipe_(std::move(other.pipe_)), pid_(std::exchange(other.pid_, -1)) {}
+
+Lifeline& Lifeline::operator=(Lifeline&& other) noexcept {
+  if (this != &other) {
+    release(false);
+    pipe_ = std::move(other.pipe_);
+    pid_ = std::exchange(other.pid_, -1);
+  }
+  return *this;
+}
+
+void Lifeline::release(bool quietly) noexcept {
+  if (pid_ <= 0) return;
+  if (quietly) (void)write_all(pipe_.get(), "\n");
+  pipe_.reset();
+  // It exits as soon as it has read the newline or EOF (and, on EOF, signalled the group).
+  siginfo_t info{};
+  while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
 }
 
 void Process::kill_group(int signal) noexcept {

@@ -135,4 +135,12 @@ std::vector<std::string> WorkerObject::attributes() const {
   return run(syntax->get_attributes(var_name_), {}).get<std::vector<std::string>>();
 }
 
+Value WorkerObject::call(std::string_view method) const {
+  return call(method, std::vector<Value>{});
+}
+
+Value WorkerObject::operator()() const {
+  return (*this)(std::vector<Value>{});
+}
+
 }  // namespace appose

@@ -84,8 +84,8 @@ class APPOSE_EXPORT Args {
   bool erase(std::string_view key);
   void clear() noexcept;
 
-  [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
-  [[nodiscard]] bool empty() const noexcept { return items_.empty(); }
+  [[nodiscard]] std::size_t size() const noexcept;
+  [[nodiscard]] bool empty() const noexcept;
   iterator begin() noexcept { return items_.begin(); }
   iterator end() noexcept { return items_.end(); }
   const_iterator begin() const noexcept { return items_.begin(); }
@@ -258,6 +258,15 @@ class APPOSE_EXPORT Value {
                Array, Args, NDArray, SharedMemory, WorkerObject>
       v_;
 };
+
+// Out of the class: std::vector's members are constexpr in C++20, and Clang instantiates a
+// constexpr function where it is first used, when Value was still incomplete.
+inline std::size_t Args::size() const noexcept {
+  return items_.size();
+}
+inline bool Args::empty() const noexcept {
+  return items_.empty();
+}
 
 template <typename T>
 T Value::get() const {

@@ -45,9 +45,14 @@ class APPOSE_EXPORT WorkerObject {
   [[nodiscard]] Value get(std::string_view attribute) const;
   /// Calls a method with `args` and returns its result (WorkerObjects for objects JSON cannot
   /// carry). A WorkerObject argument of the same service is passed as the object it names.
-  Value call(std::string_view method, const std::vector<Value>& args = {}) const;
+  Value call(std::string_view method, const std::vector<Value>& args) const;
+  /// Calls a method without arguments. (Overloads rather than a default argument: Clang
+  /// cannot instantiate `std::vector<Value>{}` where Value is still incomplete.)
+  Value call(std::string_view method) const;
   /// Calls the object itself (a function or callable object).
-  Value operator()(const std::vector<Value>& args = {}) const;
+  Value operator()(const std::vector<Value>& args) const;
+  /// Calls the object itself without arguments.
+  Value operator()() const;
   /// The names of the object's attributes.
   [[nodiscard]] std::vector<std::string> attributes() const;
 

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages appose-cpp builds and tests with, if any is missing.
+# Installs the Debian 12 packages appose-cpp builds and tests with, if any is missing:
+#   scripts/deps.sh        what the build, the tests and the demo need
+#   scripts/deps.sh ci     also what CI's extra checks need (valgrind; clang and its
+#                          libFuzzer runtime for scripts/fuzz.sh)
 # Needs root (or sudo) only when something is actually missing.
 set -euo pipefail
 
@@ -9,6 +12,9 @@ packages=(
   python3 python3-venv util-linux
   openjdk-17-jdk-headless maven
 )
+if [ "${1:-}" = ci ]; then
+  packages+=(valgrind clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,119 +5,53 @@
 //   4. this C++ Service driving appose-python's worker (empty task: the script `None`);
 //   5. throughput: N tasks started at once, then all waited, on the C++ worker.
 // Prints median and p99 of each round trip and the ratios. Not a test: run it on a quiet
-// machine, from a Release build.
+// machine, from a Release build. bench/compare measures rows 1-4 too, and the throughput with
+// 64 tasks in flight rather than all at once.
 //
 // Usage: worker_rtt <worker_ops> <python with appose> [iterations] [pipelined tasks]
 
 #include <appose/appose.hpp>
 
 #include <fmt/format.h>
-#include <algorithm>
-#include <chrono>
+
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include "bench_util.hpp"
-#include "platform/process.hpp"
+#include "measure.hpp"
 
 namespace {
 
-using appose::bench::Clock;
-using appose::bench::micros_since;
-using appose::bench::read_line;
-using appose::bench::Stats;
-using appose::bench::stats;
-constexpr int kWarmup = 20;
+namespace b = appose::bench;
 
-/// A line of the size of an EXECUTE request through `cat` and back: the pipes and two context
-/// switches, the least any worker can cost.
-std::vector<double> raw_floor(int iterations) {
-  appose::detail::SpawnOptions options;
-  options.argv = {"cat"};
-  auto process = appose::detail::Process::spawn(options);
-  std::string buffer;
-  const std::string ping =
-      R"({"task":"0123456789abcdef0123456789abcdef","requestType":"EXECUTE","script":"noop","inputs":{},"queue":null})"
-      "\n";
-  std::vector<double> us;
-  for (int i = 0; i < iterations + kWarmup; ++i) {
-    auto t0 = Clock::now();
-    if (process.write_stdin(ping)) throw std::runtime_error("write to cat failed");
-    read_line(process.stdout_fd(), buffer);
-    if (i >= kWarmup) us.push_back(micros_since(t0));
-  }
-  process.close_stdin();
-  process.wait();
-  return us;
-}
-
-/// The C++ worker without a Service: the request written and the lines read here, up to the
-/// COMPLETION. What the worker SDK costs on its own, without the service's threads.
-std::vector<double> bare_worker(const std::string& worker_ops, int iterations) {
-  appose::detail::SpawnOptions options;
-  options.argv = {worker_ops};
-  options.env.emplace("APPOSE_WORKER_HELLO", std::string(1, '0'));
-  auto process = appose::detail::Process::spawn(options);
-  std::string buffer;
-  std::vector<double> us;
-  for (int i = 0; i < iterations + kWarmup; ++i) {
-    std::string request = fmt::format(
-        R"({{"task":"{:032x}","requestType":"EXECUTE","script":"noop","inputs":{{}},"queue":null}})"
-        "\n",
-        i);
-    auto t0 = Clock::now();
-    if (process.write_stdin(request)) throw std::runtime_error("write to the worker failed");
-    while (read_line(process.stdout_fd(), buffer).find("COMPLETION") == std::string::npos) {
-    }
-    if (i >= kWarmup) us.push_back(micros_since(t0));
-  }
-  process.close_stdin();
-  process.wait();
-  return us;
-}
-
-std::vector<double> round_trips(appose::Service service, const std::string& script,
+std::vector<double> service_rtt(appose::Service service, const std::string& script,
                                 int iterations) {
-  std::vector<double> us;
-  for (int i = 0; i < iterations + kWarmup; ++i) {
-    auto t0 = Clock::now();
-    service.task(script).wait_for();
-    if (i >= kWarmup) us.push_back(micros_since(t0));
-  }
-  service.close();
-  service.wait_for();
+  auto us = b::round_trips(service, script, iterations);
+  b::stop(service);
   return us;
-}
-
-appose::Service cpp_worker(const std::string& worker_ops) {
-  appose::ServiceConfig config;
-  config.command = {worker_ops};
-  return appose::Service(std::move(config));
 }
 
 /// Tasks per second with `n` tasks in flight at once (all started, then all waited).
 double pipelined(const std::string& worker_ops, int n) {
-  appose::Service service = cpp_worker(worker_ops);
+  appose::Service service = b::cpp_worker_service(worker_ops);
   service.task("noop").wait_for();  // started and warm
   std::vector<appose::Task> tasks;
   tasks.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i)
     tasks.push_back(service.task("noop"));
-  auto t0 = Clock::now();
+  auto t0 = b::Clock::now();
   for (auto& t : tasks)
     t.start();
   for (auto& t : tasks)
     t.wait_for();
-  double seconds = micros_since(t0) / 1e6;
+  double seconds = b::micros_since(t0) / 1e6;
   tasks.clear();
-  service.close();
-  service.wait_for();
+  b::stop(service);
   return n / seconds;
 }
 
-void row(const char* what, const Stats& s) {
-  fmt::print("{:<44} {:>10.1f} {:>10.1f}\n", what, s.median_us, s.p99_us);
+void row(const char* what, const b::Stats& s) {
+  fmt::print("{:<44} {:>10.1f} {:>10.1f}\n", what, s.median, s.p99);
 }
 
 }  // namespace
@@ -134,30 +68,29 @@ int main(int argc, char** argv) {
   int iterations = argc > 3 ? std::stoi(argv[3]) : 2000;
   int pipelined_tasks = argc > 4 ? std::stoi(argv[4]) : 10000;
   try {
-    Stats raw = stats(raw_floor(iterations));
-    Stats bare = stats(bare_worker(worker_ops, iterations));
-    Stats cpp = stats(round_trips(cpp_worker(worker_ops), "noop", iterations));
-    appose::Environment env(".", {python.substr(0, python.rfind('/'))});
-    Stats py = stats(round_trips(env.python(), "None", iterations));
+    b::Stats raw = b::stats(b::cat_floor(iterations));
+    b::Stats bare = b::stats(b::bare_worker(worker_ops, iterations));
+    b::Stats cpp = b::stats(service_rtt(b::cpp_worker_service(worker_ops), "noop", iterations));
+    b::Stats py = b::stats(service_rtt(b::python_service(python), "None", iterations));
     double throughput = pipelined(worker_ops, pipelined_tasks);
 
     fmt::print("empty-task round trip, {} iterations each (after {} warm-up), microseconds\n",
-               iterations, kWarmup);
+               iterations, b::kWarmup);
     fmt::print("{:<44} {:>10} {:>10}\n", "", "median", "p99");
     row("raw pipe ping-pong through cat (floor)", raw);
     row("bare client -> C++ worker (no service)", bare);
     row("appose-cpp service -> C++ worker", cpp);
     row("appose-cpp service -> python worker", py);
     fmt::print("ratio C++ worker / raw floor:       median {:.2f}x, p99 {:.2f}x\n",
-               cpp.median_us / raw.median_us, cpp.p99_us / raw.p99_us);
+               cpp.median / raw.median, cpp.p99 / raw.p99);
     fmt::print("ratio bare C++ worker / raw floor:  median {:.2f}x, p99 {:.2f}x\n",
-               bare.median_us / raw.median_us, bare.p99_us / raw.p99_us);
+               bare.median / raw.median, bare.p99 / raw.p99);
     fmt::print("ratio python worker / C++ worker:   median {:.2f}x, p99 {:.2f}x\n",
-               py.median_us / cpp.median_us, py.p99_us / cpp.p99_us);
+               py.median / cpp.median, py.p99 / cpp.p99);
     fmt::print("throughput, {} pipelined empty tasks on the C++ worker: {:.0f} tasks/s\n",
                pipelined_tasks, throughput);
     fmt::print("  (sequential equivalent at the median round trip: {:.0f} tasks/s, {:.1f}x less)\n",
-               1e6 / cpp.median_us, throughput / (1e6 / cpp.median_us));
+               1e6 / cpp.median, throughput / (1e6 / cpp.median));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "worker_rtt: %s\n", e.what());
     return 1;

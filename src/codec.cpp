@@ -1128,28 +1128,52 @@ LineContents split_line(std::string_view line) {
   }
 }
 
+namespace {
+
+/// The fields both request encoders write, in appose-python's order.
+void write_request_head(Writer& w, std::string& out, std::string_view task, RequestType type) {
+  out += R"({"task":)";
+  w.string(task);
+  out += R"(,"requestType":)";
+  w.string(to_string(type));
+}
+
+void write_execute_body(Writer& w, std::string& out, std::string_view script, const Args& inputs,
+                        const std::optional<std::string>& queue) {
+  out += R"(,"script":)";
+  w.string(script);
+  out += R"(,"inputs":)";
+  w.push_key("inputs");
+  w.object(inputs);
+  w.pop();
+  out += R"(,"queue":)";
+  if (queue) {
+    w.string(*queue);
+  } else {
+    out += "null";
+  }
+}
+
+}  // namespace
+
 std::string encode_request(const Request& request, const WriteOptions& options) {
   std::string out;
   Writer w(out, options);
-  out += R"({"task":)";
-  w.string(request.task);
-  out += R"(,"requestType":)";
-  w.string(to_string(request.type));
+  write_request_head(w, out, request.task, request.type);
   if (request.type == RequestType::EXECUTE) {
-    out += R"(,"script":)";
-    w.string(request.script);
-    out += R"(,"inputs":)";
-    w.push_key("inputs");
-    w.object(request.inputs);
-    w.pop();
-    out += R"(,"queue":)";
-    if (request.queue) {
-      w.string(*request.queue);
-    } else {
-      out += "null";
-    }
+    write_execute_body(w, out, request.script, request.inputs, request.queue);
   }
   out += '}';
+  return out;
+}
+
+std::string encode_execute(std::string_view task, std::string_view script, const Args& inputs,
+                           const std::optional<std::string>& queue, const WriteOptions& options) {
+  std::string out;
+  Writer w(out, options);
+  write_request_head(w, out, task, RequestType::EXECUTE);
+  write_execute_body(w, out, script, inputs, queue);
+  out += "}\n";
   return out;
 }
 

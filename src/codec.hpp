@@ -88,6 +88,12 @@ struct Response {
 /// The request line (without newline): keys in the order appose-python writes them
 /// (`task`, `requestType`, then `script`, `inputs`, `queue` for EXECUTE).
 std::string encode_request(const Request& request, const WriteOptions& options = {});
+/// The EXECUTE request line of a task, newline included, written straight from the task's
+/// inputs: the same bytes as encode_request() plus '\n', without copying the inputs into a
+/// Request first (for a 10 MB input that copy cost more than the encoding).
+std::string encode_execute(std::string_view task, std::string_view script, const Args& inputs,
+                           const std::optional<std::string>& queue,
+                           const WriteOptions& options = {});
 /// The response line (without newline): payload keys first, then `task` and `responseType`,
 /// as appose-python's worker writes them.
 std::string encode_response(const Response& response, const WriteOptions& options = {});

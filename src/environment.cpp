@@ -94,10 +94,13 @@ Service Environment::groovy(std::vector<std::string> class_path,
 
 Service Environment::java(std::string main_class, std::vector<std::string> class_path,
                           std::vector<std::string> jvm_args) const {
-  std::vector<std::string> exes = {"java", "bin/java", "jre/bin/java"};
+  // Built front to back: GCC 12 at -O3 reports a false null dereference in vector::insert.
+  std::vector<std::string> exes;
   if (const char* home = std::getenv("JAVA_HOME"); home != nullptr && *home != '\0') {
-    exes.insert(exes.begin(), std::string(home) + "/bin/java");
+    exes.push_back(std::string(home) + "/bin/java");
   }
+  for (const char* exe : {"java", "bin/java", "jre/bin/java"})
+    exes.emplace_back(exe);
   std::vector<std::string> args = std::move(jvm_args);
   if (!class_path.empty()) {
     args.emplace_back("-cp");

@@ -388,7 +388,7 @@ void ServiceImpl::write_line(const std::string& line) {
   }
 }
 
-void ServiceImpl::submit(const std::shared_ptr<TaskImpl>& task, const std::string& line) {
+void ServiceImpl::submit(const std::shared_ptr<TaskImpl>& task, std::string line) {
   {
     // Closed by the user: refuse, whether or not the worker has exited since.
     std::lock_guard lock(write_mu_);
@@ -404,16 +404,15 @@ void ServiceImpl::submit(const std::shared_ptr<TaskImpl>& task, const std::strin
     }
     tasks_[task->id_] = task;
   }
-  std::string framed = line;
-  framed.push_back('\n');
   try {
-    write_line(framed);
+    write_line(line);
   } catch (...) {
     std::lock_guard lock(mu_);
     tasks_.erase(task->id_);
     throw;
   }
-  debug_service(line);
+  line.pop_back();  // the debug callback sees lines without their newline
+  debug_service(std::move(line));
 }
 
 void ServiceImpl::send_cancel(const std::string& task_id) {

@@ -82,7 +82,8 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   /// Kills the worker (if running), waits for it, and starts a fresh one.
   void restart();
   /// Sends a started task's EXECUTE, or crashes it at once if the worker is gone.
-  void submit(const std::shared_ptr<TaskImpl>& task, const std::string& line);
+  /// Sends `line` (one request, newline included) for `task`.
+  void submit(const std::shared_ptr<TaskImpl>& task, std::string line);
   void send_cancel(const std::string& task_id);
   void close();
   void kill();

@@ -111,21 +111,16 @@ void TaskImpl::start(const std::shared_ptr<ServiceFront>& front, bool if_initial
     status_ = TaskStatus::INITIAL;
   };
   try {
-    codec::Request request;
-    request.task = id_;
-    request.type = RequestType::EXECUTE;
-    request.script = script_;
-    request.inputs = inputs_;
-    request.queue = queue_;
     // Encode before changing state: inputs the worker cannot read (NaN for Java, invalid UTF-8)
     // are the caller's error and leave the task INITIAL.
-    std::string line = codec::encode_request(request, service->write_options());
+    std::string line =
+        codec::encode_execute(id_, script_, inputs_, queue_, service->write_options());
     service->start();
     {
       std::lock_guard lock(mu_);
       status_ = TaskStatus::QUEUED;
     }
-    service->submit(shared_from_this(), line);
+    service->submit(shared_from_this(), std::move(line));
   } catch (...) {
     // Nothing was sent (submit() throws only before writing): the task may be started again.
     unclaim();

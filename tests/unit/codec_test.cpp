@@ -767,6 +767,25 @@ TEST(Requests, EncodeAsAppposePythonDoes) {
   EXPECT_EQ(encode_request(cancel), R"({"task":"4f1c","requestType":"CANCEL"})");
 }
 
+// The task's own encoder (no copy of the inputs) writes the very bytes encode_request() does,
+// plus the newline, and refuses what it refuses.
+TEST(Requests, EncodeExecuteMatchesEncodeRequest) {
+  Args inputs{{"x", 21}, {"v", Array{1.5, "é", Value()}}, {"nested", Args{{"k", true}}}};
+  for (const std::optional<std::string>& queue :
+       {std::optional<std::string>(), std::optional<std::string>("main")}) {
+    Request r{.task = "4f1c",
+              .type = RequestType::EXECUTE,
+              .script = "x * 2",
+              .inputs = inputs,
+              .queue = queue};
+    EXPECT_EQ(encode_execute("4f1c", "x * 2", inputs, queue), encode_request(r) + "\n");
+  }
+  WriteOptions refuse;
+  refuse.non_finite = NonFinite::refuse;
+  Args nan{{"x", std::numeric_limits<double>::quiet_NaN()}};
+  EXPECT_THROW((void)encode_execute("4f1c", "x", nan, std::nullopt, refuse), ProtocolError);
+}
+
 TEST(Requests, DecodeAndCheck) {
   auto decode = [](std::string_view line) {
     LineContents c = split_line(line);

@@ -40,19 +40,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 
-#ifdef APPOSE_WORKER_OPS
-constexpr const char* kWorkerOps = APPOSE_WORKER_OPS;
-#else
-constexpr const char* kWorkerOps = "";
-#endif
-
-/// Skips the test when the example worker was not built (APPOSE_BUILD_EXAMPLES=OFF).
-#define REQUIRE_WORKER_OPS()                                                            \
-  do {                                                                                  \
-    if (std::string_view(kWorkerOps).empty() || !std::filesystem::exists(kWorkerOps)) { \
-      GTEST_SKIP() << "worker_ops was not built (APPOSE_BUILD_EXAMPLES=OFF)";           \
-    }                                                                                   \
-  } while (0)
+using test::kWorkerOps;
 
 Service worker_service(std::map<std::string, std::optional<std::string>> env = {}) {
   ServiceConfig config;
@@ -125,7 +113,7 @@ std::vector<json> responses(const std::string& out) {
 // (a) This library's Service drives the C++ worker
 
 TEST(CppWorker, SumsAnArrayMadeInCpp) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service();
   NDArray data = float_array(1000, [](std::size_t i) { return static_cast<float>(i) * 0.5F; });
   Task task = service.task("sum", {{"data", data}});
@@ -136,7 +124,7 @@ TEST(CppWorker, SumsAnArrayMadeInCpp) {
 }
 
 TEST(CppWorker, ScriptIsTrimmed) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service();
   Task task = service.task("  \n noop\t\n");
   task.wait_for();
@@ -145,7 +133,7 @@ TEST(CppWorker, ScriptIsTrimmed) {
 }
 
 TEST(CppWorker, ScalesInPlaceWithoutCopy) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service();
   NDArray data = float_array(4, [](std::size_t i) { return static_cast<float>(i + 1); });
   const float* before = data.span<float>().data();
@@ -160,7 +148,7 @@ TEST(CppWorker, ScalesInPlaceWithoutCopy) {
 }
 
 TEST(CppWorker, StepsSendUpdatesInOrder) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service();
   constexpr int kSteps = 8;
   std::mutex mu;
@@ -192,7 +180,7 @@ TEST(CppWorker, StepsSendUpdatesInOrder) {
 }
 
 TEST(CppWorker, CooperativeCancel) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service();
   Task task = service.task("steps", {{"n", 1'000'000}});
   auto updating = std::make_shared<Signal>();
@@ -215,7 +203,7 @@ TEST(CppWorker, CooperativeCancel) {
 }
 
 TEST(CppWorker, UnknownOperationListsTheKnownOnes) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service();
   Task task = service.task("no_such_op");
   EXPECT_THROW(task.wait_for(), TaskException);
@@ -230,7 +218,7 @@ TEST(CppWorker, UnknownOperationListsTheKnownOnes) {
 }
 
 TEST(CppWorker, ThrowingOperationFailsWithTypeAndMessage) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service();
   Task task = service.task("fail", {{"message", "the disk is full"}});
   try {
@@ -252,7 +240,7 @@ TEST(CppWorker, ThrowingOperationFailsWithTypeAndMessage) {
 }
 
 TEST(CppWorker, CrashReportsTheExitCode) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service();
   Task task = service.task("crash", {{"code", 7}});
   EXPECT_THROW(task.wait_for(), TaskException);
@@ -263,7 +251,7 @@ TEST(CppWorker, CrashReportsTheExitCode) {
 }
 
 TEST(CppWorker, MadeArrayIsHandedOverToTheHost) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   std::string name;
   {
     NDArray array;
@@ -289,7 +277,7 @@ TEST(CppWorker, MadeArrayIsHandedOverToTheHost) {
 }
 
 TEST(CppWorker, MainQueueRunsOnTheRunThread) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service();
   Task on_main = service.task("main_thread", {}, "main");
   Task on_pool = service.task("main_thread");
@@ -301,7 +289,7 @@ TEST(CppWorker, MainQueueRunsOnTheRunThread) {
 }
 
 TEST(CppWorker, MainQueueRunsWhilePoolIsBusy) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   // The main thread is not one of the pool's: a main task is served while long tasks occupy
   // every pool thread.
   Service service = worker_service();
@@ -323,7 +311,7 @@ TEST(CppWorker, MainQueueRunsWhilePoolIsBusy) {
 }
 
 TEST(CppWorker, TwoHundredConcurrentTasks) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service();
   constexpr std::size_t kTasks = 200;
   std::vector<Task> tasks;
@@ -344,7 +332,7 @@ TEST(CppWorker, TwoHundredConcurrentTasks) {
 }
 
 TEST(CppWorker, PrintsAndChildProcessesDoNotCorruptTheProtocol) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service();
   Task task = service.task("chatter");
   task.wait_for();
@@ -364,7 +352,7 @@ TEST(CppWorker, PrintsAndChildProcessesDoNotCorruptTheProtocol) {
 }
 
 TEST(CppWorker, HelloNamesTheImplementation) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service();
   service.task("noop").wait_for();  // HELLO is the first line: read before any COMPLETION
   auto info = service.worker_info();
@@ -375,7 +363,7 @@ TEST(CppWorker, HelloNamesTheImplementation) {
 }
 
 TEST(CppWorker, HelloCanBeTurnedOff) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service({{"APPOSE_WORKER_HELLO", "0"}});
   service.task("noop").wait_for();
   EXPECT_FALSE(service.worker_info().has_value());
@@ -383,7 +371,7 @@ TEST(CppWorker, HelloCanBeTurnedOff) {
 }
 
 TEST(CppWorker, EnvironmentWorkerService) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   // Through an Environment, as a user would: the executable from the bin paths.
   std::filesystem::path exe(kWorkerOps);
   Environment env(".", {exe.parent_path().string()});
@@ -399,7 +387,7 @@ TEST(CppWorker, EnvironmentWorkerService) {
 // The worker run directly, with stdin written by the test
 
 TEST(CppWorkerProcess, MalformedLineDoesNotStopTheWorker) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   std::string input = "this is not json\n" +
                       json{{"task", "bad"}, {"requestType", "EXECUTE"}, {"script", 42}}.dump() +
                       "\n" + R"({"task":"x","requestType":"WHATEVER"})" + "\n" +
@@ -426,7 +414,7 @@ TEST(CppWorkerProcess, MalformedLineDoesNotStopTheWorker) {
 }
 
 TEST(CppWorkerProcess, EndOfInputLetsRunningTasksFinish) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   // stdin ends right after the requests: both tasks still complete, then the worker exits 0.
   std::string input = execute_line("slow", "steps", {{"n", 20}}) + "\n" +
                       json{{"task", "main"},
@@ -457,7 +445,7 @@ TEST(CppWorkerProcess, EndOfInputLetsRunningTasksFinish) {
 }
 
 TEST(CppWorkerProcess, WithoutHelloTheFirstLineIsALaunch) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   auto result = test::run_process({"/usr/bin/env", "APPOSE_WORKER_HELLO=0", kWorkerOps},
                                   execute_line("t", "noop", json::object()) + "\n");
   EXPECT_EQ(result.exit_code, 0) << result.err;
@@ -469,7 +457,7 @@ TEST(CppWorkerProcess, WithoutHelloTheFirstLineIsALaunch) {
 }
 
 TEST(CppWorkerProcess, ExitsWhenItsHostDies) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   APPOSE_REQUIRE_PYTHON_PEER();
   // A Python host starts the worker, has it run a task that would last for hours (so that the
   // end of stdin alone would not end it), waits for its LAUNCH, prints the worker's pid and
@@ -513,7 +501,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 // (b) appose-python 0.12's own Service drives the C++ worker
 
 TEST(CppWorkerFromPython, PythonServiceDrivesTheCppWorker) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   APPOSE_REQUIRE_PYTHON_PEER();
   // Blocks: the input array is made by Python (it unlinks it when done); the `make` output is
   // made by the worker and owned by the host (Python), which unlinks it. Both unlinks also

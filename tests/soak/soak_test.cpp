@@ -49,18 +49,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-#ifdef APPOSE_WORKER_OPS
-constexpr const char* kWorkerOps = APPOSE_WORKER_OPS;
-#else
-constexpr const char* kWorkerOps = "";
-#endif
-
-#define REQUIRE_WORKER_OPS()                                                            \
-  do {                                                                                  \
-    if (std::string_view(kWorkerOps).empty() || !std::filesystem::exists(kWorkerOps)) { \
-      GTEST_SKIP() << "worker_ops was not built (APPOSE_BUILD_EXAMPLES=OFF)";           \
-    }                                                                                   \
-  } while (0)
+using test::kWorkerOps;
 
 constexpr std::size_t kMiB = std::size_t{1} << 20;
 
@@ -698,7 +687,7 @@ void soak_services(const std::string& label, const std::function<Service()>& mak
 // The tests
 
 TEST(SoakCppWorker, HundredThousandTasksOnOneService) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   soak_tasks("C++ worker", cpp_service, cpp_workload(),
              {scaled(kTasks), scaled(kWarmUp), scaled(kBlock)});
 }
@@ -712,7 +701,7 @@ TEST(SoakPythonWorker, HundredThousandTasksOnOneService) {
 // Each service: a task with a host-made array (sum), one whose array the worker makes and
 // hands over (make), then close.
 TEST(SoakCppWorker, TwoHundredServicesInSequence) {
-  REQUIRE_WORKER_OPS();
+  APPOSE_REQUIRE_WORKER_OPS();
   soak_services("C++ worker", cpp_service, cpp_workload(),
                 [](Service& s, int n, std::vector<std::string>& blocks) {
                   NDArray data = filled(4, double(n));

@@ -144,7 +144,25 @@ std::optional<std::filesystem::path> peer_uv();
 ProcessResult run_python(const std::string& script, const std::vector<std::string>& args = {},
                          const std::string& input = {});
 
+/// The example C++ worker (examples/worker_ops), for the tests whose target defines
+/// APPOSE_WORKER_OPS (only when the examples are built); empty otherwise. Internal linkage:
+/// each test program sees its own definition.
+#ifdef APPOSE_WORKER_OPS
+constexpr const char* kWorkerOps = APPOSE_WORKER_OPS;
+#else
+constexpr const char* kWorkerOps = "";
+#endif
+
 }  // namespace appose::test
+
+/// Skips the test when the example worker was not built (APPOSE_BUILD_EXAMPLES=OFF).
+#define APPOSE_REQUIRE_WORKER_OPS()                                           \
+  do {                                                                        \
+    if (std::string_view(::appose::test::kWorkerOps).empty() ||               \
+        !std::filesystem::exists(::appose::test::kWorkerOps)) {               \
+      GTEST_SKIP() << "worker_ops was not built (APPOSE_BUILD_EXAMPLES=OFF)"; \
+    }                                                                         \
+  } while (0)
 
 /// Skips the test (loudly) when the appose-python peer is missing, or fails it when peers are
 /// required (CI). Use at the top of every interop test that needs the Python peer.

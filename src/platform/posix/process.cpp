@@ -43,6 +43,19 @@ struct SpawnAttrs {
   }
   SpawnAttrs(const SpawnAttrs&) = delete;
   SpawnAttrs& operator=(const SpawnAttrs&) = delete;
+
+  /// The child leads a new process group, with default signal dispositions and an empty mask.
+  void own_group_default_signals() {
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(
+        &attr,
+        static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
+  }
 };
 
 struct Pipe {
@@ -171,16 +184,8 @@ Lifeline start_lifeline(pid_t pgid) noexcept {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
     posix_spawn_file_actions_addclosefrom_np(&sa.actions, 4);
 #endif
-    sigset_t all, none;
-    sigfillset(&all);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&sa.attr, &all);
-    posix_spawnattr_setsigmask(&sa.attr, &none);
     // Its own process group: out of reach of signals sent to the host's group.
-    posix_spawnattr_setpgroup(&sa.attr, 0);
-    posix_spawnattr_setflags(
-        &sa.attr,
-        static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
+    sa.own_group_default_signals();
     std::string sh = "/bin/sh", dash_c = "-c", script = kLifelineScript, name = "appose-lifeline",
                 group = std::to_string(pgid);
     std::vector<char*> argv = {sh.data(),   dash_c.data(), script.data(),
@@ -222,15 +227,7 @@ Process Process::spawn(const SpawnOptions& options) {
   // such as `pixi run` start the real worker as a grandchild). Default signal dispositions
   // and an empty mask: the host may ignore SIGPIPE or block signals; the worker should not
   // inherit that.
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&sa.attr, &all);
-  posix_spawnattr_setsigmask(&sa.attr, &none);
-  posix_spawnattr_setpgroup(&sa.attr, 0);
-  posix_spawnattr_setflags(
-      &sa.attr,
-      static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
+  sa.own_group_default_signals();
 
   std::vector<char*> argv;
   argv.reserve(options.argv.size() + 1);

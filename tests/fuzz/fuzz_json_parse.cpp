@@ -16,7 +16,7 @@
 #include "fuzz_support.hpp"
 
 namespace codec = appose::detail::codec;
-using appose::fuzz::same;
+using appose::fuzz::same_value;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -43,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (char c : once) {
     APPOSE_FUZZ_CHECK(static_cast<unsigned char>(c) < 0x80, "write produced a non-ASCII byte");
   }
-  APPOSE_FUZZ_CHECK(same(value, again), "write -> parse changed the value");
+  APPOSE_FUZZ_CHECK(same_value(value, again), "write -> parse changed the value");
   APPOSE_FUZZ_CHECK(codec::write(again) == once, "writing the re-parsed value gave different text");
   return 0;
 }

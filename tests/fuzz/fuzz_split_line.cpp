@@ -22,7 +22,7 @@ namespace codec = appose::detail::codec;
 using appose::Args;
 using appose::ResponseType;
 using appose::Value;
-using appose::fuzz::same;
+using appose::fuzz::same_value;
 
 namespace {
 
@@ -85,11 +85,12 @@ void check_response(const Args& message) {
   switch (response.type) {
     case ResponseType::UPDATE:
       APPOSE_FUZZ_CHECK(back.message == response.message && back.current == response.current &&
-                            back.maximum == response.maximum && same(back.info, response.info),
+                            back.maximum == response.maximum &&
+                            same_value(back.info, response.info),
                         "UPDATE round trip changed a field");
       break;
     case ResponseType::COMPLETION:
-      APPOSE_FUZZ_CHECK(same(Value(back.outputs), Value(response.outputs)),
+      APPOSE_FUZZ_CHECK(same_value(Value(back.outputs), Value(response.outputs)),
                         "COMPLETION round trip changed outputs");
       break;
     case ResponseType::FAILURE:
@@ -124,7 +125,7 @@ void check_request(const Args& message) {
                     "request round trip changed task or requestType");
   if (request.type == appose::RequestType::EXECUTE) {
     APPOSE_FUZZ_CHECK(back.script == request.script && back.queue == request.queue &&
-                          same(Value(back.inputs), Value(request.inputs)),
+                          same_value(Value(back.inputs), Value(request.inputs)),
                       "EXECUTE round trip changed script, inputs or queue");
   }
 }
@@ -162,8 +163,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } catch (const std::exception& e) {
       APPOSE_FUZZ_UNEXPECTED("write -> parse of a decoded message", e);
     }
-    APPOSE_FUZZ_CHECK(same(value, reparsed), "write -> parse changed a decoded message");
-    APPOSE_FUZZ_CHECK(same(Value(single_message(encoded)), value),
+    APPOSE_FUZZ_CHECK(same_value(value, reparsed), "write -> parse changed a decoded message");
+    APPOSE_FUZZ_CHECK(same_value(Value(single_message(encoded)), value),
                       "write -> split_line changed a message");
     check_response(message);
     check_request(message);

@@ -14,6 +14,8 @@
 #include <exception>
 #include <variant>
 
+#include "support/same_value.hpp"
+
 namespace appose::fuzz {
 
 // Macros rather than std::source_location: clang-14 with libstdc++ 12 has no
@@ -39,39 +41,6 @@ inline void check_at(bool ok, const char* what, const char* file, int line) {
   std::abort();
 }
 
-/// Deep equality for round trips: Value's operator== follows IEEE 754 (NaN != NaN, 0.0 == -0.0),
-/// but the wire keeps NaN as NaN and -0.0 as -0.0, so a round trip must give back the same
-/// double bit for bit, any NaN standing for every NaN (the wire has one NaN token).
-inline bool same(const Value& a, const Value& b) {
-  if (a.kind() != b.kind()) return false;
-  switch (a.kind()) {
-    case Value::Kind::floating: {
-      auto x = std::get<double>(a.variant());
-      auto y = std::get<double>(b.variant());
-      if (std::isnan(x) || std::isnan(y)) return std::isnan(x) && std::isnan(y);
-      return std::bit_cast<std::uint64_t>(x) == std::bit_cast<std::uint64_t>(y);
-    }
-    case Value::Kind::array: {
-      const Array& x = std::get<Array>(a.variant());
-      const Array& y = std::get<Array>(b.variant());
-      if (x.size() != y.size()) return false;
-      for (std::size_t i = 0; i < x.size(); ++i) {
-        if (!same(x[i], y[i])) return false;
-      }
-      return true;
-    }
-    case Value::Kind::object: {
-      const Args& x = std::get<Args>(a.variant());
-      const Args& y = std::get<Args>(b.variant());
-      if (x.size() != y.size()) return false;
-      for (auto i = x.begin(), j = y.begin(); i != x.end(); ++i, ++j) {
-        if (i->first != j->first || !same(i->second, j->second)) return false;
-      }
-      return true;
-    }
-    default:
-      return a == b;
-  }
-}
+using test::same_value;
 
 }  // namespace appose::fuzz

@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "support/same_value.hpp"
+
 namespace appose::detail::codec {
 namespace {
 
@@ -46,39 +48,7 @@ std::string message_of(F&& f) {
   return {};
 }
 
-// Equality for round trips: like Value's ==, but every NaN equals every NaN and -0.0 differs
-// from 0.0, since the wire keeps the sign of zero.
-bool same(const Value& a, const Value& b) {
-  if (a.kind() != b.kind()) return false;
-  switch (a.kind()) {
-    case Kind::floating: {
-      double x = a.get<double>();
-      double y = b.get<double>();
-      if (std::isnan(x) || std::isnan(y)) return std::isnan(x) && std::isnan(y);
-      return x == y && std::signbit(x) == std::signbit(y);
-    }
-    case Kind::array: {
-      const Array& x = a.as_array();
-      const Array& y = b.as_array();
-      if (x.size() != y.size()) return false;
-      for (std::size_t i = 0; i < x.size(); ++i) {
-        if (!same(x[i], y[i])) return false;
-      }
-      return true;
-    }
-    case Kind::object: {
-      const Args& x = a.as_object();
-      const Args& y = b.as_object();
-      if (x.size() != y.size()) return false;
-      for (auto i = x.begin(), j = y.begin(); i != x.end(); ++i, ++j) {
-        if (i->first != j->first || !same(i->second, j->second)) return false;
-      }
-      return true;
-    }
-    default:
-      return a == b;
-  }
-}
+using test::same_value;
 
 // Independent of the codec's own decoder, so that the tests do not grade it with itself.
 bool valid_utf8(std::string_view s) {
@@ -254,7 +224,7 @@ TEST(Write, DepthLimit) {
   for (int i = 0; i < 512; ++i)
     deep = Array{std::move(deep)};
   std::string text = write(deep);
-  EXPECT_TRUE(same(parse(text), deep));
+  EXPECT_TRUE(same_value(parse(text), deep));
   Value deeper = Array{deep};
   EXPECT_THROW((void)write(deeper), ProtocolError);
 }
@@ -511,7 +481,7 @@ TEST(RoundTrip, RandomValuesSurviveWriteAndParse) {
     for (char c : text)
       ASSERT_LT(static_cast<unsigned char>(c), 0x80U) << text;
     Value back = parse(text);
-    ASSERT_TRUE(same(v, back)) << text;
+    ASSERT_TRUE(same_value(v, back)) << text;
     ASSERT_EQ(write(back), text);
   }
 }
@@ -534,7 +504,7 @@ TEST(RoundTrip, RandomMessagesSurviveGluing) {
     ASSERT_EQ(c.messages.size(), sent.size()) << line;
     ASSERT_TRUE(c.invalid.empty());
     for (std::size_t k = 0; k < sent.size(); ++k) {
-      ASSERT_TRUE(same(Value(c.messages[k]), Value(sent[k]))) << line;
+      ASSERT_TRUE(same_value(Value(c.messages[k]), Value(sent[k]))) << line;
     }
   }
 }
@@ -916,7 +886,7 @@ TEST(Responses, RoundTripThroughTheLine) {
   EXPECT_EQ(back.message, r.message);
   EXPECT_EQ(back.current, r.current);
   EXPECT_EQ(back.maximum, r.maximum);
-  EXPECT_TRUE(same(back.info, r.info));
+  EXPECT_TRUE(same_value(back.info, r.info));
 }
 
 // ---------------------------------------------------------------------------------------------

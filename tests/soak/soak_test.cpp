@@ -25,12 +25,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
+#include <map>
 #include <optional>
-#include <set>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -200,10 +202,21 @@ std::vector<pid_t> children() {
   return pids;
 }
 
-/// Live processes whose process group is one of `groups`: every worker leads its own group, so
-/// whatever a worker started (a launcher's child, Python's resource tracker) shows up here if
-/// it outlived the worker.
-std::vector<std::string> processes_in_groups(const std::set<std::int64_t>& groups) {
+/// Now, in the clock /proc gives process start times in (ticks since boot).
+std::uint64_t boot_ticks() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_BOOTTIME, &ts);
+  const auto hz = static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK));
+  return static_cast<std::uint64_t>(ts.tv_sec) * hz +
+         static_cast<std::uint64_t>(ts.tv_nsec) * hz / 1'000'000'000U;
+}
+
+/// Live processes whose process group is a key of `groups` and which started no later than
+/// that key's value (boot ticks): every worker leads its own group, so whatever a worker
+/// started (a launcher's child, Python's resource tracker) shows up here if it outlived the
+/// worker. The start-time bound matters because pids wrap (pid_max is 32768 here): a later,
+/// unrelated process may lead a group with a finished worker's number.
+std::vector<std::string> processes_in_groups(const std::map<std::int64_t, std::uint64_t>& groups) {
   std::vector<std::string> found;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
@@ -218,9 +231,16 @@ std::vector<std::string> processes_in_groups(const std::set<std::int64_t>& group
     char state = 0;
     std::int64_t ppid = 0, pgrp = 0;
     rest >> state >> ppid >> pgrp;
+    // Fields 6 to 21 of stat, then field 22: the start time.
+    std::string skip;
+    for (int field = 6; field <= 21; ++field)
+      rest >> skip;
+    std::uint64_t start = 0;
+    rest >> start;
     // A zombie is dead: it waits only for its parent's wait(), and an orphan's parent is init,
     // which in some containers (this machine's included) never reaps.
-    if (groups.count(pgrp) != 0 && state != 'Z') {
+    const auto group = groups.find(pgrp);
+    if (group != groups.end() && state != 'Z' && start <= group->second) {
       found.push_back(stat.substr(0, paren + 1) + " state " + state);
     }
   }
@@ -580,7 +600,7 @@ void soak_tasks(const std::string& label, const std::function<Service()>& make_s
   EXPECT_EQ(after.threads, idle.threads) << "the closed service left threads";
   EXPECT_EQ(after.fds, idle.fds) << "the closed service left descriptors";
   EXPECT_TRUE(children().empty()) << "a worker was not reaped";
-  const auto left = processes_in_groups({pid});
+  const auto left = processes_in_groups({{pid, std::numeric_limits<std::uint64_t>::max()}});
   EXPECT_TRUE(left.empty()) << "left behind: " << left.front();
   EXPECT_EQ(registered_blocks(), 0U);
 }
@@ -601,6 +621,7 @@ void soak_services(const std::string& label, const std::function<Service()>& mak
   // as it goes, they would be the very growth it looks for (a vector's pages are resident only
   // once written).
   std::vector<std::int64_t> pids(total, -1);
+  std::vector<std::uint64_t> closed_at(total, 0);
   std::vector<std::size_t> samples(samples_total, 0);
   std::vector<double> xs(samples_total, 0), ys(samples_total, 0);
   std::size_t sampled = 0;
@@ -618,6 +639,7 @@ void soak_services(const std::string& label, const std::function<Service()>& mak
       pids[static_cast<std::size_t>(n)] = service.pid();
       service.close();
       const int code = service.wait_for();
+      closed_at[static_cast<std::size_t>(n)] = boot_ticks();
       if (code != 0 && unclean++ == 0) first_problem = fmt::format("service {}: exit {}", n, code);
     }
     // The round's handles are gone, so are its blocks: the host unlinks its own when the last
@@ -661,8 +683,15 @@ void soak_services(const std::string& label, const std::function<Service()>& mak
       per_service, join_mib(samples), blocks_checked));
 
   EXPECT_EQ(unclean, 0U) << first_problem;
-  const std::set<std::int64_t> groups(pids.begin(), pids.end());
-  EXPECT_EQ(groups.size(), total) << "every service runs its own worker";
+  // A new worker for every service. Not "distinct pids": a finished worker's pid may come
+  // back after a wrap of pid_max; but the next service's worker is started while nothing has
+  // had time to wrap.
+  for (std::size_t i = 1; i < total; ++i) {
+    EXPECT_NE(pids[i], pids[i - 1]) << "services " << i - 1 << " and " << i << " share a worker";
+  }
+  std::map<std::int64_t, std::uint64_t> groups;
+  for (std::size_t i = 0; i < total; ++i)
+    groups[pids[i]] = std::max(groups[pids[i]], closed_at[i]);
   EXPECT_EQ(warm.threads, idle.threads) << "the warm-up services left threads";
   EXPECT_EQ(warm.fds, idle.fds) << "the warm-up services left descriptors";
   EXPECT_EQ(end.threads, warm.threads) << "threads left behind";

@@ -56,18 +56,21 @@ TEST(Lifeline, OptedOutCommandWorkerOutlivesTheHost) {
   EXPECT_FALSE(took.has_value()) << "an opted-out worker was expected to survive its host";
 }
 
+/// Spawns the launcher-like child, checks whether a lifeline guards it, drops the Process while
+/// the child runs, and returns the child's pid (its process group).
+pid_t spawn_and_drop(bool kill_with_host) {
+  SpawnOptions options;
+  options.argv = kLauncherLike;
+  options.kill_with_host = kill_with_host;
+  Process p = Process::spawn(options);
+  EXPECT_EQ(p.has_lifeline(), kill_with_host);
+  return p.pid();
+}
+
 // Dropping the Process while the child runs closes the lifeline's pipe, as the host's death
 // would: the group is killed.
 TEST(Lifeline, DroppedProcessTakesItsGroupAlong) {
-  SpawnOptions options;
-  options.argv = kLauncherLike;
-  options.kill_with_host = true;
-  pid_t pid = -1;
-  {
-    Process p = Process::spawn(options);
-    ASSERT_TRUE(p.has_lifeline());
-    pid = p.pid();
-  }
+  pid_t pid = spawn_and_drop(true);
   auto took = test::time_until_group_gone(pid, 1s);
   if (!took) test::kill_group(pid);
   EXPECT_TRUE(took.has_value());
@@ -76,14 +79,7 @@ TEST(Lifeline, DroppedProcessTakesItsGroupAlong) {
 // Without kill_with_host nothing watches: the dropped child lives on (the control for the
 // test above).
 TEST(Lifeline, WithoutItADroppedProcessLivesOn) {
-  SpawnOptions options;
-  options.argv = kLauncherLike;
-  pid_t pid = -1;
-  {
-    Process p = Process::spawn(options);
-    EXPECT_FALSE(p.has_lifeline());
-    pid = p.pid();
-  }
+  pid_t pid = spawn_and_drop(false);
   auto took = test::time_until_group_gone(pid, 500ms);
   test::kill_group(pid);
   EXPECT_FALSE(took.has_value());

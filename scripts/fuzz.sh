@@ -3,11 +3,11 @@
 # bounded time: scripts/fuzz.sh [seconds-per-target]   (default 30; CI runs 60)
 #
 # First replays tests/fuzz/regressions/<target>/*, then fuzzes each target from its corpus in
-# build/fuzz/corpus/<target>/ (seeded from tests/fuzz/corpus/ and ../shared/conformance/; the
+# build/fuzz/corpus/<target>/ (seeded from tests/fuzz/corpus/ and tests/conformance/; the
 # corpus grows across local runs, rm -rf build/fuzz/corpus for a fresh start). Fails if any
 # target crashes, leaks, times out or runs out of memory; the input that did it is saved in
 # build/fuzz/artifacts/<target>/. Environment: APPOSE_FUZZ_TARGETS (space-separated subset),
-# APPOSE_WERROR (as scripts/test.sh), APPOSE_SHARED_DIR (default ../shared). See docs/fuzzing.md.
+# APPOSE_WERROR (as scripts/test.sh). See docs/fuzzing.md.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,8 +20,7 @@ esac
 
 read -r -a targets <<<"${APPOSE_FUZZ_TARGETS:-fuzz_split_line fuzz_json_parse fuzz_scheme}"
 build=build/fuzz
-shared=${APPOSE_SHARED_DIR:-$here/../shared}
-conformance=$shared/conformance/messages.jsonl
+conformance=tests/conformance/messages.jsonl
 
 werror=${APPOSE_WERROR:-$([ -n "${CI:-}" ] && echo ON || echo OFF)}
 cmake --preset fuzz -DAPPOSE_WERROR="$werror" >/dev/null
@@ -32,7 +31,6 @@ cmake --build --preset fuzz -j 2 --target "${targets[@]}"
 # Seed corpora. Each seed is named by its SHA-1, as libFuzzer names what it adds, so that
 # re-seeding an existing corpus adds nothing twice.
 seed_corpora() {
-  [ -f "$conformance" ] || echo "fuzz: $conformance not found; seeding from tests/fuzz/corpus only" >&2
   python3 - "$build/corpus" "$conformance" tests/fuzz/corpus <<'PY'
 import hashlib, json, os, sys
 
@@ -41,21 +39,20 @@ seeds = {"fuzz_split_line": [], "fuzz_json_parse": [], "fuzz_scheme": []}
 
 # Every conformance line is a line a reader meets; its expected messages, re-serialised, are
 # single JSON values.
-if os.path.isfile(conformance):
-    with open(conformance, encoding="utf-8") as f:
-        for text in f:
-            if not text.strip():
-                continue
-            case = json.loads(text)
-            if "line_hex" in case:
-                line = bytes.fromhex(case["line_hex"])
-            else:
-                line = case["line"].encode("utf-8")
-            seeds["fuzz_split_line"].append(line)
-            seeds["fuzz_json_parse"].append(line)
-            for message in case.get("messages", []):
-                seeds["fuzz_json_parse"].append(
-                    json.dumps(message, separators=(",", ":")).encode("utf-8"))
+with open(conformance, encoding="utf-8") as f:
+    for text in f:
+        if not text.strip():
+            continue
+        case = json.loads(text)
+        if "line_hex" in case:
+            line = bytes.fromhex(case["line_hex"])
+        else:
+            line = case["line"].encode("utf-8")
+        seeds["fuzz_split_line"].append(line)
+        seeds["fuzz_json_parse"].append(line)
+        for message in case.get("messages", []):
+            seeds["fuzz_json_parse"].append(
+                json.dumps(message, separators=(",", ":")).encode("utf-8"))
 
 # Generated rather than committed: nesting at and beyond the 512-level limit.
 for depth in (511, 512, 513):

@@ -27,7 +27,7 @@ std::optional<std::string> peer_python();
 std::optional<std::vector<std::string>> peer_java_classpath();
 /// Whether a missing peer must fail the test (CI) rather than skip it.
 bool peers_required();
-/// The conformance/ folder of shared/ (APPOSE_CONFORMANCE_DIR).
+/// tests/conformance/, the protocol's conformance vectors (APPOSE_CONFORMANCE_DIR).
 std::string conformance_dir();
 
 struct ProcessResult {

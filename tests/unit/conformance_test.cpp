@@ -1,5 +1,5 @@
-// The shared conformance vectors (shared/conformance/messages.jsonl), read at run time: one
-// test per line of the file, so that a case added there reaches this suite without an edit.
+// The conformance vectors (tests/conformance/messages.jsonl), read at run time: one test per
+// line of the file, so that a case added there reaches this suite without an edit.
 //
 // Each case plays the service's (or worker's) reading of one line: split_line, then
 // to_response / to_request; a message those refuse counts as invalid, as the service records it.
@@ -60,19 +60,13 @@ std::vector<std::string> names_of(const std::vector<Json>& cases) {
   return names;
 }
 
-// Test names are listed by gtest_discover_tests, which (before CMake 3.28) runs without the
-// environment ctest gives the tests; the listing then falls back on the default location of
-// shared/ beside the source tree. The tests themselves read conformance_dir() only.
+// Test names are listed by gtest_discover_tests, through the same environment hook as the runs
+// (tests/CMakeLists.txt), so the listing reads the folder the tests read. Without it (the
+// program run by hand), the single placeholder case below says so.
 std::vector<std::string> listed_case_names() {
-  std::filesystem::path dir;
-  if (const char* env = std::getenv("APPOSE_CONFORMANCE_DIR"); env != nullptr && *env != 0) {
-    dir = env;
-  } else {
-    dir = std::filesystem::path(__FILE__).parent_path() / ".." / ".." / ".." / "shared" /
-          "conformance";
-  }
   try {
-    std::vector<std::string> names = names_of(load_cases(dir / "messages.jsonl"));
+    std::vector<std::string> names =
+        names_of(load_cases(std::filesystem::path(test::conformance_dir()) / "messages.jsonl"));
     if (!names.empty()) return names;
   } catch (const std::exception&) {
     // Reported by the placeholder case below.
@@ -236,7 +230,8 @@ class Conformance : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Conformance, Line) {
   ASSERT_NE(GetParam(), "conformance_file_missing")
-      << "shared/conformance/messages.jsonl was not found when the tests were listed";
+      << "tests/conformance/messages.jsonl was not found when the tests were listed "
+         "(APPOSE_CONFORMANCE_DIR, set by ctest)";
   std::filesystem::path file = std::filesystem::path(test::conformance_dir()) / "messages.jsonl";
   std::vector<Json> cases = load_cases(file);
   std::vector<std::string> names = names_of(cases);

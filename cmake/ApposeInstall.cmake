@@ -22,12 +22,19 @@ write_basic_package_version_file("${PROJECT_BINARY_DIR}/apposeConfigVersion.cmak
 install(FILES "${PROJECT_BINARY_DIR}/apposeConfig.cmake"
   "${PROJECT_BINARY_DIR}/apposeConfigVersion.cmake" DESTINATION ${APPOSE_CMAKE_DIR})
 
-# pkg-config: a static libappose also needs its private dependencies on the link line.
+# pkg-config: plain `pkg-config --libs appose` must link. A static libappose leaves its
+# dependencies' symbols unresolved, so they go in Libs; a shared one records them itself (its
+# DT_NEEDED), so they go in Libs.private, for `--static` only. They are named as -l flags
+# rather than Requires: a required module's Cflags (tomlplusplus.pc's TOML_* definitions) would
+# otherwise leak into every program that includes appose's headers, which never include them.
+set(APPOSE_PC_DEPENDENCY_LIBS "-lfmt -ltomlplusplus -lyaml-cpp -lcurl -larchive -pthread")
 if(APPOSE_LIBRARY_TYPE STREQUAL "STATIC_LIBRARY")
-  set(APPOSE_PC_PRIVATE_LIBS "-lfmt -ltomlplusplus -lyaml-cpp -lcurl -larchive -pthread")
+  set(APPOSE_PC_LIBS "${APPOSE_PC_DEPENDENCY_LIBS}")
+  set(APPOSE_PC_PRIVATE_LIBS "")
   set(APPOSE_PC_CFLAGS "-DAPPOSE_STATIC_DEFINE")
 else()
-  set(APPOSE_PC_PRIVATE_LIBS "")
+  set(APPOSE_PC_LIBS "")
+  set(APPOSE_PC_PRIVATE_LIBS "${APPOSE_PC_DEPENDENCY_LIBS}")
   set(APPOSE_PC_CFLAGS "")
 endif()
 # Relocatable: the prefix is found from the .pc file's own location, so `cmake --install

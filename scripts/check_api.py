@@ -229,6 +229,9 @@ def main():
     walker = clang_declarations(clang, headers, include_dirs, defines)
     symbols = library_symbols(nm, library)
 
+    shown = os.path.relpath(library, ROOT)
+    if shown.startswith(".."):
+        shown = library  # outside the tree: as given
     public_real = os.path.realpath(public_dir) + os.sep
     missing, checked, seen = [], 0, set()
     for mangled, file, line, name in walker.declared:
@@ -248,14 +251,14 @@ def main():
     if missing:
         pretty = demangle([m[0] for m in missing])
         print(f"check_api: {len(missing)} function(s) declared in include/appose/ but defined "
-              f"nowhere ({os.path.relpath(library, ROOT)} does not define them); a program "
+              f"nowhere ({shown} does not define them); a program "
               "calling one fails to link. Define each in src/, or drop the declaration:",
               file=sys.stderr)
         for mangled, file, line, _ in missing:
             print(f"  {file}:{line}: {pretty[mangled]}   [{mangled}]", file=sys.stderr)
         return 1
     print(f"check_api: all {checked} functions declared in include/appose/ without a body there "
-          f"are defined by {os.path.relpath(library, ROOT)}")
+          f"are defined by {shown}")
     return 0
 
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "appose/builder.hpp"
@@ -23,7 +24,11 @@ struct BuilderConfig {
   std::optional<std::string> name;
   std::optional<std::filesystem::path> base;
   std::optional<std::string> content;
-  std::optional<Scheme> scheme;
+  std::optional<Scheme> scheme;  ///< scheme(): beats everything else
+  /// The scheme the source's file name implies (`.../requirements.txt`, `env.yml`): beats
+  /// detection from the content, which cannot tell, say, a requirements.txt that starts with a
+  /// comment. Set by file() and url(), cleared by content().
+  std::optional<Scheme> source_scheme;
   std::vector<std::string> channels;
   std::vector<std::string> flags;
   std::map<std::string, std::string> env_vars;
@@ -68,6 +73,38 @@ struct EnvironmentAccess {
     return env.origin_.get();
   }
 };
+
+/// A package spec's distribution name, normalised as PyPI compares names (PEP 503: lowercase,
+/// runs of `-_.` as one `-`), with a conda channel prefix (`conda-forge::appose`) dropped and
+/// extras, versions and markers cut off. (Defined in scheme.cpp.)
+std::string package_name(std::string_view spec);
+
+/// Why `content` (already validated as `scheme`) would build an environment no Python worker
+/// can start in: it installs Python or Python packages but names no `appose` package (conda or
+/// PyPI, any version, extras, any case). The message ends with what to add, in that file's
+/// syntax. nullopt when it names appose, installs no Python (a Java or native environment), or
+/// lists packages Appose cannot see (`-r other.txt`, paths, URLs). (Defined in scheme.cpp.)
+std::optional<std::string> missing_appose(const Scheme& scheme, std::string_view content);
+
+/// Whether a builder's source is a URL rather than a path: three or more letters, then "://",
+/// as appose-python tells them apart (so that `C:\\x` and `./a:b` stay paths).
+bool is_url(std::string_view source);
+/// The last segment of a URL's path, its query and fragment dropped:
+/// `https://h/x/environment.yml?raw=1#top` gives "environment.yml", `https://h` "".
+std::string url_file_name(std::string_view url);
+/// The scheme a configuration file's name implies, case-insensitively: `pixi.toml`,
+/// `pyproject.toml`, `*.yml`/`*.yaml` (environment.yml) and `*.txt` (requirements.txt); nullopt
+/// for any other name (the content decides then).
+std::optional<Scheme> scheme_from_file_name(std::string_view name);
+
+/// A configuration file is text a person writes: anything larger is not one.
+constexpr std::size_t kMaxConfigurationBytes = 1024 * 1024;
+/// Fetches the configuration at `url` (http or https only) for Builder::url(): at most
+/// kMaxConfigurationBytes, redirects followed, a stall limit of $APPOSE_DOWNLOAD_TIMEOUT
+/// seconds (60) and the whole fetch within $APPOSE_URL_TIMEOUT seconds (120). Returns UTF-8 text
+/// with CRLF read as LF; throws BuildException naming the URL and what failed (the HTTP status,
+/// which limit, the size).
+std::string fetch_configuration(const std::string& url, const CancelState* cancel);
 
 /// Builds (or finds up to date) what `config` describes.
 Environment build(const BuilderConfig& config);

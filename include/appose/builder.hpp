@@ -130,10 +130,11 @@ class BuilderOptions : public Builder {
   /// Builds from this configuration text (its scheme detected unless scheme() says).
   Self& content(std::string text) { return set_content(std::move(text)), self(); }
   /// Reads `path` now (UTF-8; CRLF read as LF, as appose-python reads text) and uses it as
-  /// content(). Its file name, when it says, gives the scheme (`pixi.toml`, `pyproject.toml`,
-  /// `*.yml`/`*.yaml`: environment.yml, `*.txt`: requirements.txt), so that a requirements.txt
-  /// starting with a comment is still one; otherwise the content does. Throws BuildException if
-  /// it cannot be read.
+  /// content(). A file name that is its format's own (`pixi.toml`, `pyproject.toml`,
+  /// `requirements*.txt`, `environment*.yml`) gives the scheme, so that a requirements.txt
+  /// starting with a comment is still one; otherwise the content does, as in the peers, and
+  /// a `*.txt`/`*.yml` name only settles content detection cannot place. Throws BuildException
+  /// if it cannot be read.
   Self& file(const std::filesystem::path& path) { return set_file(path), self(); }
   /// Fetches the configuration at `address` (http or https; redirects followed, proxies from the
   /// environment) now, on the calling thread, and uses it as content(): the whole of it, as

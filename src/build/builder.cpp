@@ -193,7 +193,14 @@ std::string absolute_string(const fs::path& p) {
 std::optional<Scheme> effective_scheme(const BuilderConfig& c) {
   if (c.scheme) return c.scheme;
   if (!c.content) return std::nullopt;
-  if (c.source_scheme) return c.source_scheme;
+  if (c.source_scheme && c.source_scheme->certain) return c.source_scheme->scheme;
+  if (c.source_scheme) {
+    try {
+      return Scheme::from_content(*c.content);
+    } catch (const BuildException&) {
+      return c.source_scheme->scheme;  // e.g. a deps.txt that starts with a comment
+    }
+  }
   return Scheme::from_content(*c.content);
 }
 
@@ -796,15 +803,18 @@ std::string url_file_name(std::string_view url) {
   return std::string(url.substr(url.rfind('/') + 1));
 }
 
-std::optional<Scheme> scheme_from_file_name(std::string_view name) {
+std::optional<NamedScheme> scheme_from_file_name(std::string_view name) {
   std::string lower(name);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
   const std::string_view n = lower;
-  if (n == "pixi.toml") return Scheme::pixi_toml();
-  if (n == "pyproject.toml") return Scheme::pyproject_toml();
-  if (n.ends_with(".yml") || n.ends_with(".yaml")) return Scheme::environment_yml();
-  if (n.ends_with(".txt")) return Scheme::requirements_txt();
+  if (n == "pixi.toml") return NamedScheme{Scheme::pixi_toml(), true};
+  if (n == "pyproject.toml") return NamedScheme{Scheme::pyproject_toml(), true};
+  if (n.ends_with(".yml") || n.ends_with(".yaml")) {
+    return NamedScheme{Scheme::environment_yml(), n.starts_with("environment")};
+  }
+  if (n.ends_with(".txt"))
+    return NamedScheme{Scheme::requirements_txt(), n.starts_with("requirements")};
   return std::nullopt;
 }
 

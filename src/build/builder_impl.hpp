@@ -18,6 +18,16 @@
 
 namespace appose::detail {
 
+/// A format as a configuration file's name gives it.
+struct NamedScheme {
+  Scheme scheme;
+  /// The name is the format's own (`requirements.txt`, `requirements-dev.txt`,
+  /// `environment.yml`, `environment-gpu.yaml`, `pixi.toml`, `pyproject.toml`): it beats
+  /// detection from the content. Otherwise (`deps.txt`, `env.yml`) the name only decides what
+  /// the content leaves undecided.
+  bool certain = false;
+};
+
 struct BuilderConfig {
   std::string type;  // "pixi", "mamba", "uv" or "dynamic"
   std::optional<std::string> dynamic_type;
@@ -25,10 +35,9 @@ struct BuilderConfig {
   std::optional<std::filesystem::path> base;
   std::optional<std::string> content;
   std::optional<Scheme> scheme;  ///< scheme(): beats everything else
-  /// The scheme the source's file name implies (`.../requirements.txt`, `env.yml`): beats
-  /// detection from the content, which cannot tell, say, a requirements.txt that starts with a
-  /// comment. Set by file() and url(), cleared by content().
-  std::optional<Scheme> source_scheme;
+  /// What the source's file name says of its format (file() and url() set it, content()
+  /// clears it): see scheme_from_file_name().
+  std::optional<NamedScheme> source_scheme;
   std::vector<std::string> channels;
   std::vector<std::string> flags;
   std::map<std::string, std::string> env_vars;
@@ -92,10 +101,13 @@ bool is_url(std::string_view source);
 /// The last segment of a URL's path, its query and fragment dropped:
 /// `https://h/x/environment.yml?raw=1#top` gives "environment.yml", `https://h` "".
 std::string url_file_name(std::string_view url);
-/// The scheme a configuration file's name implies, case-insensitively: `pixi.toml`,
-/// `pyproject.toml`, `*.yml`/`*.yaml` (environment.yml) and `*.txt` (requirements.txt); nullopt
-/// for any other name (the content decides then).
-std::optional<Scheme> scheme_from_file_name(std::string_view name);
+/// What a configuration file's name says of its format, case-insensitively: certain for
+/// `pixi.toml`, `pyproject.toml`, `requirements*.txt` and `environment*.yml`/`.yaml`; a fallback
+/// for other `*.txt` (requirements.txt) and `*.yml`/`*.yaml` (environment.yml) names; nullopt
+/// for any other name. Only a certain name overrides the content's detection, so that the
+/// scheme, which appose.json records, stays the one the peers detect for a file whose name and
+/// content agree or whose name says little.
+std::optional<NamedScheme> scheme_from_file_name(std::string_view name);
 
 /// A configuration file is text a person writes: anything larger is not one.
 constexpr std::size_t kMaxConfigurationBytes = 1024 * 1024;

@@ -15,21 +15,12 @@
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
+using appose::test::build_error_of;
 using appose::test::ScopedEnv;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
 namespace {
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const appose::BuildException& e) {
-    return e.what();
-  }
-  return "(no BuildException)";
-}
 
 class ApposeCheck : public ::testing::Test {
  protected:
@@ -48,13 +39,13 @@ class ApposeCheck : public ::testing::Test {
 
 /// The error a build of `content` with the builder `type` stops at.
 std::string build_error(const std::string& type, const std::string& content) {
-  return error_of([&] { (void)appose::content(content).builder(type).build("env"); });
+  return build_error_of([&] { (void)appose::content(content).builder(type).build("env"); });
 }
 
 /// The same for a requirements.txt, named as such (detection cannot tell one that starts with
 /// a comment or an option).
 std::string requirements_error(const std::string& content) {
-  return error_of(
+  return build_error_of(
       [&] { (void)appose::uv().content(content).scheme("requirements.txt").build("env"); });
 }
 

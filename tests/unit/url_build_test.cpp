@@ -13,12 +13,15 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "build/builder_impl.hpp"
 #include "support/http_server.hpp"
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
+using appose::test::build_error_of;
 using appose::test::ScopedEnv;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
@@ -31,16 +34,6 @@ const char* kPixiToml =
     "[\"linux-64\"]\n\n[dependencies]\npython = \">=3.10\"\nappose = \"*\"\n";
 // Starts with a comment: detection from the content alone cannot tell it is a requirements.txt.
 const char* kCommentedRequirements = "# what the worker needs\nappose\nnumpy\n";
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const appose::BuildException& e) {
-    return e.what();
-  }
-  return "(no BuildException)";
-}
 
 class UrlBuild : public ::testing::Test {
  protected:
@@ -70,14 +63,36 @@ TEST(UrlNames, TheFileNameComesFromThePathAlone) {
 }
 
 TEST(UrlNames, SchemesFromFileNames) {
-  using appose::detail::scheme_from_file_name;
-  EXPECT_EQ(scheme_from_file_name("pixi.toml"), appose::Scheme::pixi_toml());
-  EXPECT_EQ(scheme_from_file_name("PyProject.toml"), appose::Scheme::pyproject_toml());
-  EXPECT_EQ(scheme_from_file_name("environment-dev.yaml"), appose::Scheme::environment_yml());
-  EXPECT_EQ(scheme_from_file_name("env.yml"), appose::Scheme::environment_yml());
-  EXPECT_EQ(scheme_from_file_name("requirements-gpu.txt"), appose::Scheme::requirements_txt());
-  EXPECT_EQ(scheme_from_file_name("other.toml"), std::nullopt);
-  EXPECT_EQ(scheme_from_file_name(""), std::nullopt);
+  using appose::Scheme;
+  const auto named = [](std::string_view name) {
+    auto n = appose::detail::scheme_from_file_name(name);
+    return n ? std::make_optional(std::make_pair(std::string(n->scheme.name()), n->certain))
+             : std::nullopt;
+  };
+  using Named = std::optional<std::pair<std::string, bool>>;
+  EXPECT_EQ(named("pixi.toml"), Named({"pixi.toml", true}));
+  EXPECT_EQ(named("PyProject.toml"), Named({"pyproject.toml", true}));
+  EXPECT_EQ(named("environment-dev.yaml"), Named({"environment.yml", true}));
+  EXPECT_EQ(named("requirements-gpu.txt"), Named({"requirements.txt", true}));
+  // Names that say less only settle what the content leaves open.
+  EXPECT_EQ(named("env.yml"), Named({"environment.yml", false}));
+  EXPECT_EQ(named("deps.txt"), Named({"requirements.txt", false}));
+  EXPECT_EQ(named("other.toml"), std::nullopt);
+  EXPECT_EQ(named(""), std::nullopt);
+}
+
+TEST_F(UrlBuild, ANameThatSaysLessOnlySettlesWhatTheContentLeavesOpen) {
+  // Detected as environment.yml (as the peers detect it), whatever the .txt says.
+  server_.serve("/a/deps.txt", "name: n\ndependencies:\n  - appose\n");
+  EXPECT_EQ(appose::url(server_.url("/a/deps.txt")).env_type(), "pixi");
+  EXPECT_THAT(appose::url(server_.url("/a/deps.txt")).fingerprint(),
+              HasSubstr("\"scheme\":\"environment.yml\""));
+  // Undetectable content: the name decides.
+  server_.serve("/b/deps.txt", kCommentedRequirements);
+  EXPECT_EQ(appose::url(server_.url("/b/deps.txt")).env_type(), "uv");
+  // A requirements.txt that starts with a URL looks like YAML to detection; its name wins.
+  server_.serve("/c/requirements.txt", "https://example.invalid/appose-0.12.0.whl\n");
+  EXPECT_EQ(appose::url(server_.url("/c/requirements.txt")).env_type(), "uv");
 }
 
 TEST(UrlNames, UrlsAreToldFromPathsAsThePeersTellThem) {
@@ -159,14 +174,14 @@ TEST_F(UrlBuild, RedirectsAreFollowed) {
 
 TEST_F(UrlBuild, NotFoundNamesTheUrlAndTheStatusWhenConfigured) {
   const std::string address = server_.url("/missing/environment.yml");
-  const std::string err = error_of([&] { (void)appose::url(address); });
+  const std::string err = build_error_of([&] { (void)appose::url(address); });
   EXPECT_THAT(err, HasSubstr(address));
   EXPECT_THAT(err, HasSubstr("HTTP 404"));
   // Every builder fails at the same point, before anything is created.
-  EXPECT_THAT(error_of([&] { (void)appose::pixi(address); }), HasSubstr("HTTP 404"));
-  EXPECT_THAT(error_of([&] { (void)appose::uv().url(address); }), HasSubstr("HTTP 404"));
+  EXPECT_THAT(build_error_of([&] { (void)appose::pixi(address); }), HasSubstr("HTTP 404"));
+  EXPECT_THAT(build_error_of([&] { (void)appose::uv().url(address); }), HasSubstr("HTTP 404"));
   server_.serve("/boom.yml", "oops", 500);
-  EXPECT_THAT(error_of([&] { (void)appose::file(server_.url("/boom.yml")); }),
+  EXPECT_THAT(build_error_of([&] { (void)appose::file(server_.url("/boom.yml")); }),
               HasSubstr("HTTP 500"));
   EXPECT_TRUE(fs::is_empty(root_.path));
 }
@@ -176,7 +191,7 @@ TEST_F(UrlBuild, AStalledServerIsAbandoned) {
   server_.stall("/stall/environment.yml", "name: x\n", 4096);
   const auto t0 = std::chrono::steady_clock::now();
   const std::string err =
-      error_of([&] { (void)appose::url(server_.url("/stall/environment.yml")); });
+      build_error_of([&] { (void)appose::url(server_.url("/stall/environment.yml")); });
   EXPECT_THAT(err, HasSubstr("stopped sending"));
   EXPECT_THAT(err, HasSubstr("/stall/environment.yml"));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);
@@ -188,7 +203,7 @@ TEST_F(UrlBuild, ATricklingServerHitsTheOverallLimit) {
   server_.trickle("/slow/environment.yml", std::string(400, '#'), 200ms);
   const auto t0 = std::chrono::steady_clock::now();
   const std::string err =
-      error_of([&] { (void)appose::url(server_.url("/slow/environment.yml")); });
+      build_error_of([&] { (void)appose::url(server_.url("/slow/environment.yml")); });
   const auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_THAT(err, HasSubstr("longer than 2 s"));
   EXPECT_THAT(err, HasSubstr("/slow/environment.yml"));
@@ -199,7 +214,7 @@ TEST_F(UrlBuild, ATricklingServerHitsTheOverallLimit) {
 TEST_F(UrlBuild, ATruncatedBodyIsRefused) {
   server_.truncate("/short/environment.yml", "name: x\n", 100);
   const std::string err =
-      error_of([&] { (void)appose::url(server_.url("/short/environment.yml")); });
+      build_error_of([&] { (void)appose::url(server_.url("/short/environment.yml")); });
   EXPECT_THAT(err, HasSubstr("ended after 8 of 100 bytes"));
 }
 
@@ -207,7 +222,8 @@ TEST_F(UrlBuild, AnOversizeBodyIsRefused) {
   std::string big = "name: big\ndependencies:\n  - appose\n";
   big.resize(appose::detail::kMaxConfigurationBytes + 1, '#');
   server_.serve("/big/environment.yml", big);
-  const std::string err = error_of([&] { (void)appose::url(server_.url("/big/environment.yml")); });
+  const std::string err =
+      build_error_of([&] { (void)appose::url(server_.url("/big/environment.yml")); });
   EXPECT_THAT(err, HasSubstr("larger than"));
   // Exactly at the cap is fine.
   big.resize(appose::detail::kMaxConfigurationBytes);
@@ -217,7 +233,7 @@ TEST_F(UrlBuild, AnOversizeBodyIsRefused) {
 
 TEST_F(UrlBuild, OnlyHttpAndHttpsAreFetched) {
   for (const char* address : {"ftp://127.0.0.1/environment.yml", "file:///etc/environment.yml"}) {
-    const std::string err = error_of([&] { (void)appose::url(address); });
+    const std::string err = build_error_of([&] { (void)appose::url(address); });
     EXPECT_THAT(err, HasSubstr(address));
     EXPECT_THAT(err, HasSubstr("http and https only"));
   }
@@ -225,6 +241,6 @@ TEST_F(UrlBuild, OnlyHttpAndHttpsAreFetched) {
 
 TEST_F(UrlBuild, BinaryIsNotAConfiguration) {
   server_.serve("/bin/environment.yml", std::string("\xff\xfe\x00\x01", 4));
-  EXPECT_THAT(error_of([&] { (void)appose::url(server_.url("/bin/environment.yml")); }),
+  EXPECT_THAT(build_error_of([&] { (void)appose::url(server_.url("/bin/environment.yml")); }),
               HasSubstr("not UTF-8"));
 }

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "support/http_server.hpp"
 #include "support/test_support.hpp"
@@ -50,12 +51,18 @@ TEST(UrlBuild, ARequirementsTxtServedOverLoopbackBuildsAWorkingEnvironment) {
   python.close();
 
   // The same text, read from disk, is the same environment: up to date, nothing refetched.
-  std::ofstream(root.path / "requirements.txt") << "# the worker's packages\nappose==0.12.0\n";
-  auto local = appose::file(root.path / "requirements.txt").base(dir);
+  appose::test::TempDir elsewhere("appose-url-local");
+  std::ofstream(elsewhere.path / "requirements.txt") << "# the worker's packages\nappose==0.12.0\n";
+  auto local = appose::file(elsewhere.path / "requirements.txt").base(dir);
   EXPECT_TRUE(local.is_up_to_date());
 
   appose::url(server.url("/cfg/requirements.txt")).base(dir).remove();
   EXPECT_FALSE(fs::exists(dir));
   // Nothing of the environment is left in the root: no lock file either.
-  EXPECT_TRUE(fs::is_empty(root.path));
+  EXPECT_TRUE(fs::is_empty(root.path)) << ::testing::PrintToString([&] {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(root.path))
+      names.push_back(e.path().filename().string());
+    return names;
+  }());
 }

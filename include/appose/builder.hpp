@@ -137,15 +137,16 @@ class BuilderOptions : public Builder {
   /// if it cannot be read.
   Self& file(const std::filesystem::path& path) { return set_file(path), self(); }
   /// Fetches the configuration at `address` (http or https; redirects followed, proxies from the
-  /// environment) now, on the calling thread, and uses it as content(): the whole of it, as
-  /// file() would read it from disk, including the scheme its name implies (the last segment of
-  /// the URL's path; `?query` and `#fragment` ignored). Fetching here rather than in build() is
-  /// what appose-python 0.12 does, and it puts every network error at this call, before
-  /// anything is written: the builder is then a plain value (env_dir(), fingerprint(),
-  /// is_up_to_date() and copies need no network), and a later build() of it never differs from
-  /// what was fetched. appose.json records the content, not the address (as the peers do), so
-  /// the same text from a URL or a file is the same environment. Limits: 1 MiB; a server silent
-  /// for $APPOSE_DOWNLOAD_TIMEOUT seconds (default 60) or a fetch longer than
+  /// environment) now, on the calling thread, and uses it as content(), then builds as from a file
+  /// read from disk, including the scheme its name implies (the last segment of the URL's path;
+  /// `?query` and `#fragment` ignored). The text is kept as served, CRLF included, as
+  /// appose-python keeps it (file() reads with universal newlines, as Python's text mode). Fetching
+  /// here rather than in build() is what appose-python 0.12 does, and it puts every network error
+  /// at this call, before anything is written: the builder is then a plain value (env_dir(),
+  /// fingerprint(), is_up_to_date() and copies need no network), and a later build() of it never
+  /// differs from what was fetched. appose.json records the content, not the address (as the peers
+  /// do), so the same text from a URL or a file is the same environment. Limits: 1 MiB; a server
+  /// silent for $APPOSE_DOWNLOAD_TIMEOUT seconds (default 60) or a fetch longer than
   /// $APPOSE_URL_TIMEOUT seconds in all (default 120) fails. Throws BuildException naming the
   /// URL and what went wrong (e.g. "HTTP 404").
   Self& url(const std::string& address) { return set_url(address), self(); }

@@ -849,7 +849,9 @@ std::string fetch_configuration(const std::string& url, const CancelState* cance
         "an archive rather than the file itself?)",
         url));
   }
-  return normalize_newlines(text);
+  // Kept byte for byte, CRLF included: appose-python decodes the response without universal
+  // newlines (unlike its file()), and appose.json must hold what it holds.
+  return text;
 }
 
 Environment build(const BuilderConfig& config) {

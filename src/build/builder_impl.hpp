@@ -113,9 +113,9 @@ std::optional<NamedScheme> scheme_from_file_name(std::string_view name);
 constexpr std::size_t kMaxConfigurationBytes = 1024 * 1024;
 /// Fetches the configuration at `url` (http or https only) for Builder::url(): at most
 /// kMaxConfigurationBytes, redirects followed, a stall limit of $APPOSE_DOWNLOAD_TIMEOUT
-/// seconds (60) and the whole fetch within $APPOSE_URL_TIMEOUT seconds (120). Returns UTF-8 text
-/// with CRLF read as LF; throws BuildException naming the URL and what failed (the HTTP status,
-/// which limit, the size).
+/// seconds (60) and the whole fetch within $APPOSE_URL_TIMEOUT seconds (120). Returns the UTF-8
+/// text as served (CRLF kept, as appose-python keeps it); throws BuildException naming the URL and
+/// what failed (the HTTP status, which limit, the size).
 std::string fetch_configuration(const std::string& url, const CancelState* cancel);
 
 /// Builds (or finds up to date) what `config` describes.

@@ -99,6 +99,13 @@ constexpr const char* kFingerprintFile = "appose.json";
 // directory that a later build may wipe, although it holds no appose.json yet.
 constexpr const char* kBuildingMarker = ".appose-building";
 
+std::string ascii_lower(std::string_view text) {
+  std::string lower(text);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return lower;
+}
+
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw BuildException(fmt::format("cannot read {}", path.string()));
@@ -188,8 +195,9 @@ std::string absolute_string(const fs::path& p) {
   return abs.string();
 }
 
-/// The content's scheme: scheme() if given, else the one the source's file name implies, else
-/// the one detected from the content (as the peers detect it).
+/// The content's scheme: scheme() if given; else the one a file name that is the format's own
+/// gives (`requirements.txt`...); else the one detected from the content, as the peers detect
+/// it; else the one a vaguer file name (`deps.txt`) suggests.
 std::optional<Scheme> effective_scheme(const BuilderConfig& c) {
   if (c.scheme) return c.scheme;
   if (!c.content) return std::nullopt;
@@ -210,9 +218,7 @@ std::optional<Scheme> effective_scheme(const BuilderConfig& c) {
 std::string resolve_type(const BuilderConfig& c) {
   if (c.type != "dynamic") return c.type;
   if (c.dynamic_type) {
-    std::string t = *c.dynamic_type;
-    std::transform(t.begin(), t.end(), t.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    const std::string t = ascii_lower(*c.dynamic_type);
     if (t != "pixi" && t != "mamba" && t != "uv") {
       throw BuildException(fmt::format("unknown builder \"{}\"; use \"pixi\", \"mamba\" or \"uv\"",
                                        *c.dynamic_type));
@@ -804,9 +810,7 @@ std::string url_file_name(std::string_view url) {
 }
 
 std::optional<NamedScheme> scheme_from_file_name(std::string_view name) {
-  std::string lower(name);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  const std::string lower = ascii_lower(name);
   const std::string_view n = lower;
   if (n == "pixi.toml") return NamedScheme{Scheme::pixi_toml(), true};
   if (n == "pyproject.toml") return NamedScheme{Scheme::pyproject_toml(), true};
@@ -819,12 +823,7 @@ std::optional<NamedScheme> scheme_from_file_name(std::string_view name) {
 }
 
 std::string fetch_configuration(const std::string& url, const CancelState* cancel) {
-  const std::string lower = [&] {
-    std::string l = url.substr(0, 8);
-    std::transform(l.begin(), l.end(), l.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    return l;
-  }();
+  const std::string lower = ascii_lower(std::string_view(url).substr(0, 8));
   if (!lower.starts_with("http://") && !lower.starts_with("https://")) {
     throw BuildException(fmt::format(
         "cannot fetch the configuration at {}: Appose fetches configurations over http and "

@@ -66,7 +66,10 @@ class APPOSE_EXPORT Builder {
 
   /// Builds the environment, or finds it up to date, and returns it. Throws BuildException
   /// (with the tool's error output) when the build fails or is canceled; a directory this
-  /// build created is removed again on failure, an existing one is left as it was.
+  /// build created is removed again on failure, an existing one is left as it was. Before any
+  /// tool runs, a configuration file that installs Python (or Python packages) but names no
+  /// `appose` package is refused, saying what line to add: unlike a package list, a file gets
+  /// no appose added, and without it every Python service of the environment would fail.
   Environment build();
   /// Same, in `name_or_path`: a value with a path separator is a directory, anything else a
   /// name under envs_dir().
@@ -127,10 +130,25 @@ class BuilderOptions : public Builder {
   /// Builds from this configuration text (its scheme detected unless scheme() says).
   Self& content(std::string text) { return set_content(std::move(text)), self(); }
   /// Reads `path` now (UTF-8; CRLF read as LF, as appose-python reads text) and uses it as
-  /// content(). Throws BuildException if it cannot be read.
+  /// content(). A file name that is its format's own (`pixi.toml`, `pyproject.toml`,
+  /// `requirements*.txt`, `environment*.yml`) gives the scheme, so that a requirements.txt
+  /// starting with a comment is still one; otherwise the content does, as in the peers, and
+  /// a `*.txt`/`*.yml` name only settles content detection cannot place. Throws BuildException
+  /// if it cannot be read.
   Self& file(const std::filesystem::path& path) { return set_file(path), self(); }
   /// Fetches the configuration at `address` (http or https; redirects followed, proxies from the
-  /// environment) now and uses it as content(). Throws BuildException if it cannot be fetched.
+  /// environment) now, on the calling thread, and uses it as content(), then builds as from a file
+  /// read from disk, including the scheme its name implies (the last segment of the URL's path;
+  /// `?query` and `#fragment` ignored). The text is kept as served, CRLF included, as
+  /// appose-python keeps it (file() reads with universal newlines, as Python's text mode). Fetching
+  /// here rather than in build() is what appose-python 0.12 does, and it puts every network error
+  /// at this call, before anything is written: the builder is then a plain value (env_dir(),
+  /// fingerprint(), is_up_to_date() and copies need no network), and a later build() of it never
+  /// differs from what was fetched. appose.json records the content, not the address (as the peers
+  /// do), so the same text from a URL or a file is the same environment. Limits: 1 MiB; a server
+  /// silent for $APPOSE_DOWNLOAD_TIMEOUT seconds (default 60) or a fetch longer than
+  /// $APPOSE_URL_TIMEOUT seconds in all (default 120) fails. Throws BuildException naming the
+  /// URL and what went wrong (e.g. "HTTP 404").
   Self& url(const std::string& address) { return set_url(address), self(); }
   /// Names the scheme of the content ("pixi.toml", "pyproject.toml", "environment.yml",
   /// "requirements.txt") instead of detecting it.
@@ -216,17 +234,20 @@ void BuilderOptions<Self>::print_line(std::string_view line) {
 }
 
 APPOSE_EXPORT PixiBuilder pixi();
-/// pixi() with file(source), or url(source) when it is a URL.
+/// pixi() with file(source), or url(source) when it is a URL (three or more letters, then
+/// "://", as appose-python tells them apart; only http and https are fetched).
 APPOSE_EXPORT PixiBuilder pixi(const std::filesystem::path& source);
 APPOSE_EXPORT MambaBuilder mamba();
-/// mamba() with file(source), or url(source) when it is a URL.
+/// mamba() with file(source), or url(source) when it is a URL (as pixi(source)).
 APPOSE_EXPORT MambaBuilder mamba(const std::filesystem::path& source);
 APPOSE_EXPORT UvBuilder uv();
-/// uv() with file(source), or url(source) when it is a URL.
+/// uv() with file(source), or url(source) when it is a URL (as pixi(source)).
 APPOSE_EXPORT UvBuilder uv(const std::filesystem::path& source);
-/// A builder for the configuration file at `path` (or URL), routed by its scheme.
+/// A builder for the configuration file at `path`, or fetched from it when it is a URL (as
+/// pixi(source)), routed by its scheme.
 APPOSE_EXPORT DynamicBuilder file(const std::filesystem::path& path);
-/// A builder for the configuration at `address` (http or https), routed by its scheme.
+/// A builder for the configuration at `address` (http or https), fetched now (see
+/// BuilderOptions::url()) and routed by its scheme.
 APPOSE_EXPORT DynamicBuilder url(const std::string& address);
 /// A builder for configuration text, routed by its scheme.
 APPOSE_EXPORT DynamicBuilder content(std::string text);

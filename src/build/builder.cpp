@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -57,6 +59,7 @@ BuilderConfig::BuilderConfig(const BuilderConfig& other)
       base(other.base),
       content(other.content),
       scheme(other.scheme),
+      source_scheme(other.source_scheme),
       channels(other.channels),
       flags(other.flags),
       env_vars(other.env_vars),
@@ -95,6 +98,13 @@ constexpr const char* kFingerprintFile = "appose.json";
 // Present while Appose builds in a directory it created: a host killed mid-build leaves a
 // directory that a later build may wipe, although it holds no appose.json yet.
 constexpr const char* kBuildingMarker = ".appose-building";
+
+std::string ascii_lower(std::string_view text) {
+  std::string lower(text);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return lower;
+}
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -185,35 +195,43 @@ std::string absolute_string(const fs::path& p) {
   return abs.string();
 }
 
+/// The content's scheme: scheme() if given; else the one a file name that is the format's own
+/// gives (`requirements.txt`...); else the one detected from the content, as the peers detect
+/// it; else the one a vaguer file name (`deps.txt`) suggests.
+std::optional<Scheme> effective_scheme(const BuilderConfig& c) {
+  if (c.scheme) return c.scheme;
+  if (!c.content) return std::nullopt;
+  if (c.source_scheme && c.source_scheme->certain) return c.source_scheme->scheme;
+  if (c.source_scheme) {
+    try {
+      return Scheme::from_content(*c.content);
+    } catch (const BuildException&) {
+      return c.source_scheme->scheme;  // e.g. a deps.txt that starts with a comment
+    }
+  }
+  return Scheme::from_content(*c.content);
+}
+
 /// The builder type that will do the work: the builder's own, or the one a dynamic builder's
 /// scheme routes to (pixi for pixi.toml, pyproject.toml and environment.yml; uv for
 /// requirements.txt: the peers' priorities).
 std::string resolve_type(const BuilderConfig& c) {
   if (c.type != "dynamic") return c.type;
   if (c.dynamic_type) {
-    std::string t = *c.dynamic_type;
-    std::transform(t.begin(), t.end(), t.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    const std::string t = ascii_lower(*c.dynamic_type);
     if (t != "pixi" && t != "mamba" && t != "uv") {
       throw BuildException(fmt::format("unknown builder \"{}\"; use \"pixi\", \"mamba\" or \"uv\"",
                                        *c.dynamic_type));
     }
     return t;
   }
-  std::optional<Scheme> scheme = c.scheme;
-  if (!scheme && c.content) scheme = Scheme::from_content(*c.content);
+  std::optional<Scheme> scheme = effective_scheme(c);
   if (!scheme) {
     throw BuildException(
         "nothing to build from: give file(), content() or scheme(), or use a typed builder "
         "(pixi(), mamba(), uv())");
   }
   return scheme->kind() == Scheme::Kind::requirements_txt ? "uv" : "pixi";
-}
-
-std::optional<Scheme> effective_scheme(const BuilderConfig& c) {
-  if (c.scheme) return c.scheme;
-  if (c.content) return Scheme::from_content(*c.content);
-  return std::nullopt;
 }
 
 fs::path resolve_dir(const BuilderConfig& c) {
@@ -238,27 +256,8 @@ BuilderConfig concrete(const BuilderConfig& c) {
   BuilderConfig r = c;
   r.type = resolve_type(c);
   r.cancel = c.cancel;  // the caller's cancel() must reach the build
-  if (r.content && !r.scheme) r.scheme = Scheme::from_content(*r.content);
+  r.scheme = effective_scheme(c);
   return r;
-}
-
-/// A package spec's distribution name, normalised as PyPI compares names (PEP 503), with a
-/// conda channel prefix (`conda-forge::appose`) dropped.
-std::string package_name(std::string_view spec) {
-  if (auto pos = spec.find("::"); pos != std::string_view::npos) spec.remove_prefix(pos + 2);
-  std::string name;
-  for (char ch : spec) {
-    if (std::isalnum(static_cast<unsigned char>(ch)) != 0) {
-      name += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    } else if (ch == '-' || ch == '_' || ch == '.') {
-      if (name.empty() || name.back() != '-') name += '-';
-    } else {
-      break;
-    }
-  }
-  while (!name.empty() && name.back() == '-')
-    name.pop_back();
-  return name;
 }
 
 bool names_appose(const std::vector<std::string>& specs) {
@@ -289,6 +288,9 @@ void validate(const BuilderConfig& c) {
           type, scheme.name()));
     }
     scheme.validate(*c.content);
+    // A file, unlike a package list, gets no `appose` added (the peers add none either): an
+    // environment without it would build, look up to date, and fail every Python service.
+    if (auto problem = missing_appose(scheme, *c.content)) throw BuildException(*problem);
     if (!c.conda.empty() || !c.pypi.empty() || !c.packages.empty()) {
       throw BuildException(fmt::format(
           "both a {} and a package list were given; a build uses one or the other: put the "
@@ -424,9 +426,9 @@ class Build {
       } catch (const BuildException& e) {
         throw BuildException(fmt::format(
             "{0} is not installed (looked at ${1}, {2} and on PATH) and downloading it failed: "
-            "{3}. Install {0} yourself (uv: `pip install uv`) and point ${1} or the builder's "
-            "executable() at it",
-            tool_name(kind), tool_env_var(kind), tool_cache_path(kind, root).string(), e.what()));
+            "{3}. To fix: {4}",
+            tool_name(kind), tool_env_var(kind), tool_cache_path(kind, root).string(), e.what(),
+            tool_missing_advice(kind, root)));
       }
     }
     tool_ = *found;
@@ -789,6 +791,68 @@ void mamba_build(Build& b) {
 
 }  // namespace
 
+bool is_url(std::string_view source) {
+  std::size_t i = 0;
+  while (i < source.size() && std::isalpha(static_cast<unsigned char>(source[i])) != 0)
+    ++i;
+  return i >= 3 && source.substr(i, 3) == "://";
+}
+
+std::string url_file_name(std::string_view url) {
+  url = url.substr(0, url.find_first_of("?#"));
+  if (auto scheme_end = url.find("://"); scheme_end != std::string_view::npos) {
+    url.remove_prefix(scheme_end + 3);
+    // The authority (host, port, user) is no file name.
+    const auto slash = url.find('/');
+    url.remove_prefix(slash == std::string_view::npos ? url.size() : slash);
+  }
+  return std::string(url.substr(url.rfind('/') + 1));
+}
+
+std::optional<NamedScheme> scheme_from_file_name(std::string_view name) {
+  const std::string lower = ascii_lower(name);
+  const std::string_view n = lower;
+  if (n == "pixi.toml") return NamedScheme{Scheme::pixi_toml(), true};
+  if (n == "pyproject.toml") return NamedScheme{Scheme::pyproject_toml(), true};
+  if (n.ends_with(".yml") || n.ends_with(".yaml")) {
+    return NamedScheme{Scheme::environment_yml(), n.starts_with("environment")};
+  }
+  if (n.ends_with(".txt"))
+    return NamedScheme{Scheme::requirements_txt(), n.starts_with("requirements")};
+  return std::nullopt;
+}
+
+std::string fetch_configuration(const std::string& url, const CancelState* cancel) {
+  const std::string lower = ascii_lower(std::string_view(url).substr(0, 8));
+  if (!lower.starts_with("http://") && !lower.starts_with("https://")) {
+    throw BuildException(fmt::format(
+        "cannot fetch the configuration at {}: Appose fetches configurations over http and "
+        "https only; for a file on this machine, use file() with its path",
+        url));
+  }
+  DownloadOptions options;
+  options.cancel = cancel;
+  options.stall_timeout = timeout_from_env("APPOSE_DOWNLOAD_TIMEOUT", std::chrono::seconds(60));
+  options.total_timeout = timeout_from_env("APPOSE_URL_TIMEOUT", std::chrono::seconds(120));
+  options.connect_timeout = std::min(options.connect_timeout, options.total_timeout);
+  std::string text;
+  try {
+    text = download_text(url, options, kMaxConfigurationBytes);
+  } catch (const BuildException& e) {
+    // download_text names the URL and the HTTP status; say what was being fetched.
+    throw BuildException(fmt::format("cannot fetch the configuration: {}", e.what()));
+  }
+  if (!codec::is_valid_utf8(text)) {
+    throw BuildException(fmt::format(
+        "cannot use the configuration at {}: it is not UTF-8 text (is the address a web page or "
+        "an archive rather than the file itself?)",
+        url));
+  }
+  // Kept byte for byte, CRLF included: appose-python decodes the response without universal
+  // newlines (unlike its file()), and appose.json must hold what it holds.
+  return text;
+}
+
 Environment build(const BuilderConfig& config) {
   BuilderConfig c = concrete(config);
   validate(c);
@@ -996,22 +1060,15 @@ void Builder::set_base(fs::path dir) {
 }
 void Builder::set_content(std::string content) {
   cfg_->content = std::move(content);
+  cfg_->source_scheme.reset();
 }
 void Builder::set_file(const fs::path& path) {
   cfg_->content = detail::read_text_file(path);
+  cfg_->source_scheme = detail::scheme_from_file_name(path.filename().string());
 }
 void Builder::set_url(const std::string& url) {
-  detail::DownloadOptions options;
-  options.cancel = cfg_->cancel.get();
-  try {
-    std::string text = detail::download_text(url, options);
-    if (!detail::codec::is_valid_utf8(text)) {
-      throw BuildException(fmt::format("{} is not UTF-8 text", url));
-    }
-    cfg_->content = detail::normalize_newlines(text);
-  } catch (const BuildException& e) {
-    throw BuildException(fmt::format("cannot read the configuration at {}: {}", url, e.what()));
-  }
+  cfg_->content = detail::fetch_configuration(url, cfg_->cancel.get());
+  cfg_->source_scheme = detail::scheme_from_file_name(detail::url_file_name(url));
 }
 void Builder::set_scheme(std::string_view name) {
   cfg_->scheme = Scheme::from_name(name);
@@ -1057,26 +1114,45 @@ void Builder::set_dynamic_type(std::string env_type) {
   cfg_->dynamic_type = std::move(env_type);
 }
 
+namespace {
+
+/// A typed builder reading `source`: fetched when it is a URL (as appose-python decides), read
+/// from disk otherwise.
+template <class B>
+B from_source(B builder, const fs::path& source) {
+  if (detail::is_url(source.string())) {
+    builder.url(source.string());
+  } else {
+    builder.file(source);
+  }
+  return builder;
+}
+
+}  // namespace
+
 PixiBuilder pixi() {
   return PixiBuilder();
 }
 PixiBuilder pixi(const fs::path& source) {
-  return std::move(PixiBuilder().file(source));
+  return from_source(PixiBuilder(), source);
 }
 MambaBuilder mamba() {
   return MambaBuilder();
 }
 MambaBuilder mamba(const fs::path& source) {
-  return std::move(MambaBuilder().file(source));
+  return from_source(MambaBuilder(), source);
 }
 UvBuilder uv() {
   return UvBuilder();
 }
 UvBuilder uv(const fs::path& source) {
-  return std::move(UvBuilder().file(source));
+  return from_source(UvBuilder(), source);
 }
 DynamicBuilder file(const fs::path& path) {
-  return std::move(DynamicBuilder().file(path));
+  return from_source(DynamicBuilder(), path);
+}
+DynamicBuilder url(const std::string& address) {
+  return std::move(DynamicBuilder().url(address));
 }
 DynamicBuilder content(std::string text) {
   return std::move(DynamicBuilder().content(std::move(text)));

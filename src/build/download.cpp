@@ -12,6 +12,7 @@
 #include <atomic>
 #include <bit>
 #include <cerrno>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -316,6 +317,9 @@ void transfer(const std::string& url, Transfer& t) {
   set(h, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options.connect_timeout.count()), url);
   set(h, CURLOPT_LOW_SPEED_LIMIT, 1L, url);
   set(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.stall_timeout.count()), url);
+  if (options.total_timeout.count() > 0) {
+    set(h, CURLOPT_TIMEOUT, static_cast<long>(options.total_timeout.count()), url);
+  }
   // Signals belong to the host application; without this, curl's DNS timeouts use SIGALRM.
   set(h, CURLOPT_NOSIGNAL, 1L, url);
   set(h, CURLOPT_FAILONERROR, 1L, url);
@@ -330,6 +334,7 @@ void transfer(const std::string& url, Transfer& t) {
     set(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(t.max_bytes), url);
   }
 
+  const Clock::time_point started = Clock::now();
   // The multi interface, unlike curl_easy_perform(), lets the cancel eventfd wake the wait at
   // once instead of at curl's next progress tick.
   if (curl_multi_add_handle(multi.get(), h) != CURLM_OK) throw fail("cannot start libcurl");
@@ -386,8 +391,15 @@ void transfer(const std::string& url, Transfer& t) {
       if (!t.write_failure.empty()) throw fail(t.write_failure);
       break;
     case CURLE_OPERATION_TIMEDOUT: {
-      // Both the connect timeout and the low-speed limit end here; a connection that was made
-      // means the latter.
+      // The connect timeout, the low-speed limit and the overall limit all end here: the
+      // elapsed time tells the last apart, a connection that was made the second.
+      // (curl's own total time is not final when it times out: this clock is, give or take
+      // curl's timer granularity.)
+      if (options.total_timeout.count() > 0 &&
+          Clock::now() - started >= options.total_timeout - std::chrono::milliseconds(250)) {
+        throw fail(fmt::format("it took longer than {} s in all (received {} bytes)",
+                               options.total_timeout.count(), t.received));
+      }
       curl_off_t connect_us = 0;
       curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connect_us);
       if (connect_us > 0 || status != 0) {
@@ -474,6 +486,14 @@ std::string download_text(const std::string& url, const DownloadOptions& options
   t.max_bytes = max_bytes;
   transfer(url, t);
   return text;
+}
+
+std::chrono::seconds timeout_from_env(const char* name, std::chrono::seconds fallback) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  char* end = nullptr;
+  const long s = std::strtol(v, &end, 10);
+  return end != v && *end == '\0' && s > 0 ? std::chrono::seconds(s) : fallback;
 }
 
 std::string sha256_file(const fs::path& file) {

@@ -26,6 +26,10 @@ struct DownloadOptions {
   /// curl averages the rate over the last few seconds, so a server that sent a burst and then
   /// fell silent is given up to about 5 s more.
   std::chrono::seconds stall_timeout{60};
+  /// The whole transfer, connection included, must end within this (0: no limit). A server
+  /// that trickles a byte now and then never stalls; a configuration fetched while a builder is
+  /// set up must still fail at a predictable point.
+  std::chrono::seconds total_timeout{0};
   /// At most this many redirects.
   long max_redirects = 10;
   /// Expected SHA-256 (64 lowercase hex digits), checked after the transfer when given.
@@ -45,6 +49,10 @@ void download_file(const std::string& url, const std::filesystem::path& dest,
 /// Builder::url() configuration files. Same failures as download_file().
 std::string download_text(const std::string& url, const DownloadOptions& options,
                           std::size_t max_bytes = 16 * 1024 * 1024);
+
+/// `$<name>` read as a positive whole number of seconds, else `fallback`: how a user on a slow
+/// link (and the tests) change Appose's download limits, e.g. `$APPOSE_DOWNLOAD_TIMEOUT`.
+std::chrono::seconds timeout_from_env(const char* name, std::chrono::seconds fallback);
 
 /// The SHA-256 of a file, as 64 lowercase hex digits.
 std::string sha256_file(const std::filesystem::path& file);

@@ -131,15 +131,6 @@ struct Staging {
   }
 };
 
-std::chrono::seconds stall_timeout() {
-  if (auto v = env("APPOSE_DOWNLOAD_TIMEOUT")) {
-    char* end = nullptr;
-    long s = std::strtol(v->c_str(), &end, 10);
-    if (end != v->c_str() && *end == '\0' && s > 0) return std::chrono::seconds(s);
-  }
-  return std::chrono::seconds(60);
-}
-
 }  // namespace
 
 ToolRelease tool_release(ToolKind kind) {
@@ -172,6 +163,27 @@ ToolRelease tool_release(ToolKind kind) {
   return r;
 }
 
+std::string tool_missing_advice(ToolKind kind, const fs::path& root) {
+  const char* how = "";
+  switch (kind) {
+    case ToolKind::pixi:
+      how = "install pixi with its standalone installer or from conda-forge";
+      break;
+    case ToolKind::uv:
+      how = "install uv (`pip install uv`, or its standalone installer)";
+      break;
+    case ToolKind::micromamba:
+      how = "install micromamba with its standalone installer or from conda-forge";
+      break;
+  }
+  return fmt::format(
+      "{0}, then point ${1} or the builder's executable() at it, put it on PATH, or copy it to "
+      "{2}; or let Appose download {3} again once the release is reachable (${4} names a "
+      "mirror of it)",
+      how, tool_env_var(kind), tool_cache_path(kind, root).string(), tool_name(kind),
+      url_env_var(kind));
+}
+
 fs::path install_tool(
     ToolKind kind, const fs::path& root,
     const std::function<void(std::string_view, std::int64_t, std::int64_t)>& progress,
@@ -195,7 +207,7 @@ fs::path install_tool(
 
   DownloadOptions options;
   options.cancel = cancel;
-  options.stall_timeout = stall_timeout();
+  options.stall_timeout = timeout_from_env("APPOSE_DOWNLOAD_TIMEOUT", std::chrono::seconds(60));
   if (release.sha256_url) {
     options.sha256 =
         parse_sha256(download_text(*release.sha256_url, options, 4096), *release.sha256_url);

@@ -25,6 +25,11 @@ struct ToolRelease {
 /// platforms without a release.
 ToolRelease tool_release(ToolKind kind);
 
+/// What to do when `kind` is neither found nor downloadable, in that tool's own terms: how to
+/// point Appose at an executable that exists (its variable, the builder's executable()), where
+/// the peers' cache expects it, and how to let the download work (its `$APPOSE_<TOOL>_URL`).
+std::string tool_missing_advice(ToolKind kind, const std::filesystem::path& root);
+
 /// Downloads, verifies and installs the tool into `tool_cache_path(kind, root)` and returns that
 /// path. The archive is fetched and unpacked in a staging directory under `root`, and the
 /// executables are renamed into place last, so a failure (or a crash) leaves no half-installed

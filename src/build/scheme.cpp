@@ -6,13 +6,16 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "appose/error.hpp"
+#include "build/builder_impl.hpp"
 
 namespace appose {
 
@@ -427,18 +430,19 @@ void check_name(const Scheme& scheme, const LogicalLine& line, std::string_view 
   }
 }
 
+/// A requirements.txt line without its comment: pip drops a `#` that starts the line or
+/// follows whitespace, and what comes after it.
+std::string_view without_comment(std::string_view text) noexcept {
+  for (std::size_t hash = text.find('#'); hash != std::string_view::npos;
+       hash = text.find('#', hash + 1)) {
+    if (hash == 0 || text[hash - 1] == ' ' || text[hash - 1] == '\t') return text.substr(0, hash);
+  }
+  return text;
+}
+
 void validate_requirements_txt(const Scheme& scheme, std::string_view content) {
   for (const LogicalLine& line : requirement_lines(content)) {
-    std::string_view text = line.text;
-    // pip drops a comment that starts the line or follows whitespace.
-    for (std::size_t hash = text.find('#'); hash != std::string_view::npos;
-         hash = text.find('#', hash + 1)) {
-      if (hash == 0 || text[hash - 1] == ' ' || text[hash - 1] == '\t') {
-        text = text.substr(0, hash);
-        break;
-      }
-    }
-    std::string_view trimmed = py_strip(text);
+    std::string_view trimmed = py_strip(without_comment(line.text));
     if (trimmed.empty() || trimmed.front() == '-') continue;  // blank, comment or option
     auto base = static_cast<std::size_t>(trimmed.data() - line.text.data());
     check_brackets(scheme, line, trimmed, base);
@@ -584,5 +588,142 @@ void Scheme::validate(std::string_view content) const {
       return validate_requirements_txt(*this, content);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Whether a configuration installs the appose package its Python worker imports.
+
+namespace detail {
+
+namespace {
+
+/// What one configuration says about Python and appose, gathered from wherever the file format
+/// lists packages.
+struct PythonPackages {
+  bool python = false;  ///< installs a Python interpreter or Python packages
+  bool appose = false;  ///< names the appose package
+  /// Lists packages where Appose cannot see them (`-r other.txt`, a path or URL): appose may be
+  /// among them, so nothing is refused.
+  bool opaque = false;
+
+  void conda(std::string_view spec) {
+    const std::string name = package_name(spec);
+    if (name == "python" || name == "pip") python = true;
+    if (name == "appose") appose = true;
+  }
+  void pypi(std::string_view spec) {
+    spec = py_strip(spec);
+    if (spec.empty()) return;
+    python = true;
+    if (spec.front() == '-' || is_path_or_url(spec)) {
+      // An option (`-r`, `-e`, `--index-url`...): only the ones that bring in packages hide
+      // names; the others install nothing.
+      if (spec.front() != '-' || spec.starts_with("-r") || spec.starts_with("--requirement") ||
+          spec.starts_with("-e") || spec.starts_with("--editable")) {
+        opaque = true;
+      }
+      return;
+    }
+    if (package_name(spec) == "appose") appose = true;
+  }
+};
+
+/// pixi.toml and pyproject.toml: package tables (`[dependencies]`, `[pypi-dependencies]`, and
+/// the same under `[tool.pixi]`, `[feature.*]` and `[target.*]`) name a package per key;
+/// PEP 621 lists (`dependencies`, `optional-dependencies`, `dependency-groups`) name one per
+/// string. Every environment of the file counts: appose in any of them is enough.
+void scan_toml(const toml::node& node, std::string_view key, std::string_view parent,
+               PythonPackages& found) {
+  if (const toml::table* table = node.as_table()) {
+    if (key == "dependencies" || key == "pypi-dependencies") {
+      for (const auto& [name, value] : *table) {
+        (void)value;
+        if (key == "pypi-dependencies") {
+          found.pypi(name.str());
+        } else {
+          found.conda(name.str());
+        }
+      }
+      return;
+    }
+    for (const auto& [name, value] : *table)
+      scan_toml(value, name.str(), key, found);
+  } else if (const toml::array* array = node.as_array()) {
+    if (key != "dependencies" && key != "dev-dependencies" && parent != "optional-dependencies" &&
+        parent != "dependency-groups") {
+      return;
+    }
+    for (const toml::node& item : *array) {
+      if (const auto* spec = item.as_string()) found.pypi(spec->get());
+    }
+  }
+}
+
+}  // namespace
+
+std::string package_name(std::string_view spec) {
+  if (auto pos = spec.find("::"); pos != std::string_view::npos) spec.remove_prefix(pos + 2);
+  spec = py_strip(spec);
+  std::string name;
+  for (char ch : spec) {
+    if (std::isalnum(static_cast<unsigned char>(ch)) != 0) {
+      name += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    } else if (ch == '-' || ch == '_' || ch == '.') {
+      if (name.empty() || name.back() != '-') name += '-';
+    } else {
+      break;
+    }
+  }
+  while (!name.empty() && name.back() == '-')
+    name.pop_back();
+  return name;
+}
+
+std::optional<std::string> missing_appose(const Scheme& scheme, std::string_view content) {
+  PythonPackages found;
+  std::string_view add;
+  switch (scheme.kind()) {
+    case Scheme::Kind::requirements_txt:
+      // uv makes a virtual environment, Python included, whatever the file lists.
+      found.python = true;
+      for (const LogicalLine& line : requirement_lines(content))
+        found.pypi(without_comment(line.text));
+      add = "the line `appose`";
+      break;
+    case Scheme::Kind::pyproject_toml:
+      // A Python project: uv sync and pixi both give it an interpreter.
+      found.python = true;
+      scan_toml(parse_toml(scheme, content), "", "", found);
+      add = "\"appose\" to `dependencies` under [project], e.g. `dependencies = [\"appose\"]`";
+      break;
+    case Scheme::Kind::pixi_toml:
+      scan_toml(parse_toml(scheme, content), "", "", found);
+      add = "`appose = \"*\"` under [dependencies] (conda-forge) or [pypi-dependencies]";
+      break;
+    case Scheme::Kind::environment_yml: {
+      const YAML::Node root = YAML::Load(std::string(content));
+      const YAML::Node deps = root.IsMap() ? root["dependencies"] : YAML::Node();
+      if (deps && deps.IsSequence()) {
+        for (const YAML::Node& item : deps) {
+          if (item.IsScalar()) {
+            found.conda(item.Scalar());
+          } else if (item.IsMap() && item["pip"] && item["pip"].IsSequence()) {
+            for (const YAML::Node& pip : item["pip"]) {
+              if (pip.IsScalar()) found.pypi(pip.Scalar());
+            }
+          }
+        }
+      }
+      add = "`- appose` under `dependencies:` (conda-forge), or under its `- pip:` list";
+      break;
+    }
+  }
+  if (!found.python || found.appose || found.opaque) return std::nullopt;
+  return fmt::format(
+      "the {} installs Python but not the appose package, which every Python worker imports "
+      "(its services would fail with \"No module named 'appose'\"); add {}",
+      scheme.name(), add);
+}
+
+}  // namespace detail
 
 }  // namespace appose

@@ -136,6 +136,13 @@ void HttpServer::stall(const std::string& path, std::string first_bytes,
   add(path, Route{Kind::stall, 200, std::move(first_bytes), {}, claimed_length});
 }
 
+void HttpServer::trickle(const std::string& path, std::string body,
+                         std::chrono::milliseconds interval) {
+  Route route{Kind::trickle, 200, std::move(body), {}, 0};
+  route.interval = interval;
+  add(path, std::move(route));
+}
+
 std::string HttpServer::url(std::string_view path) const {
   return fmt::format("http://127.0.0.1:{}{}", port_, path);
 }
@@ -188,6 +195,20 @@ bool HttpServer::send_all(int fd, std::string_view data) const {
       return false;
     }
     data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+/// Sends `data` a byte at a time, `interval` apart; false once the client or the server gives up.
+bool HttpServer::send_slowly(int fd, std::string_view data,
+                             std::chrono::milliseconds interval) const {
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    pollfd wake = {wake_read_, POLLIN, 0};
+    // The wake pipe doubles as the timer: it turns readable only when the server stops.
+    const int n = ::poll(&wake, 1, static_cast<int>(interval.count()));
+    if (n < 0 && errno != EINTR) return false;
+    if (n > 0) return false;
+    if (!send_all(fd, data.substr(i, 1))) return false;
   }
   return true;
 }
@@ -264,6 +285,10 @@ void HttpServer::handle(int fd) {
         break;
       case Kind::truncate:
         sent = send_all(fd, head(200, route.claimed_length, {}) + route.body);
+        break;
+      case Kind::trickle:
+        sent = send_all(fd, head(200, route.body.size(), {})) &&
+               send_slowly(fd, route.body, route.interval);
         break;
       case Kind::stall:
         sent = send_all(fd, head(200, route.claimed_length, {}) + route.body);

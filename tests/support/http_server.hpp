@@ -3,6 +3,7 @@
 // A tiny HTTP/1.1 server on 127.0.0.1 for the download tests: fixed routes, plus the ways a real
 // server goes wrong (a body shorter than announced, a connection that stalls).
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -35,6 +36,10 @@ class HttpServer {
   /// the connection open until the client gives up or the server stops.
   void stall(const std::string& path, std::string first_bytes, std::size_t claimed_length);
 
+  /// Announces `body`'s length and sends it one byte every `interval`: never stalled, yet as
+  /// slow as the test likes (for a client's overall time limit).
+  void trickle(const std::string& path, std::string body, std::chrono::milliseconds interval);
+
   /// "http://127.0.0.1:<port><path>".
   [[nodiscard]] std::string url(std::string_view path) const;
   [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
@@ -48,19 +53,21 @@ class HttpServer {
   void stop();
 
  private:
-  enum class Kind : std::uint8_t { serve, redirect, truncate, stall };
+  enum class Kind : std::uint8_t { serve, redirect, truncate, stall, trickle };
   struct Route {
     Kind kind = Kind::serve;
     int status = 200;
     std::string body;
     std::string header;  ///< content type or location
     std::size_t claimed_length = 0;
+    std::chrono::milliseconds interval{0};  ///< trickle: between two bytes
   };
 
   void accept_loop();
   void handle(int fd);
   bool send_all(int fd, std::string_view data) const;
   void hold(int fd) const;
+  bool send_slowly(int fd, std::string_view data, std::chrono::milliseconds interval) const;
   void add(const std::string& path, Route route);
 
   int listen_fd_ = -1;

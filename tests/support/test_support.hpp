@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <appose/environment.hpp>
+#include <appose/error.hpp>
 #include <appose/task.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -110,6 +111,18 @@ auto retry_thread_death(F&& f) {
       if (attempt == 5 || e.task().error() != "thread death") throw;
     }
   }
+}
+
+/// The message of the BuildException `f` throws, or "(no BuildException)": a test then
+/// compares messages with one assertion, whether or not anything was thrown.
+template <typename F>
+std::string build_error_of(F&& f) {
+  try {
+    f();
+  } catch (const appose::BuildException& e) {
+    return e.what();
+  }
+  return "(no BuildException)";
 }
 
 /// A fresh directory under the system's temporary directory (canonical path), removed with

@@ -13,8 +13,10 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "build/fingerprint.hpp"
+#include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
 
@@ -34,12 +36,7 @@ std::string slurp(const fs::path& p) {
 
 template <typename F>
 std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const appose::BuildException& e) {
-    return e.what();
-  }
-  return "(no BuildException)";
+  return appose::test::build_error_of(std::forward<F>(f));
 }
 
 /// Every test gets its own environments root through APPOSE_ENVS_DIR.

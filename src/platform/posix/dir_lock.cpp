@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -31,29 +32,51 @@ struct DirLock::Waiter {
   UniqueFd acquired{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
 };
 
-DirLock::DirLock(const fs::path& dir, const std::function<void()>& on_wait,
-                 const CancelState* cancel) {
-  const fs::path lock_path =
-      dir.parent_path() / fmt::format(".{}.appose-lock", dir.filename().string());
-  std::error_code ec;
-  fs::create_directories(lock_path.parent_path(), ec);
-  UniqueFd fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd.valid()) {
-    throw BuildException(fmt::format("cannot create the lock file {}", lock_path.string()),
-                         std::error_code(errno, std::generic_category()));
-  }
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
-    fd_ = fd.release();
-    return;
-  }
-  if (errno != EWOULDBLOCK) {
-    throw BuildException(fmt::format("cannot lock {}", lock_path.string()),
-                         std::error_code(errno, std::generic_category()));
-  }
-  if (on_wait) on_wait();
+namespace {
 
+/// Whether `fd` is still the file at `path`: a holder deletes the lock file as it lets go, so a
+/// waiter that got the lock on the deleted file holds nothing anyone else can see.
+bool still_linked(int fd, const fs::path& path) {
+  struct stat held {};
+  struct stat named {};
+  return ::fstat(fd, &held) == 0 && ::stat(path.c_str(), &named) == 0 &&
+         held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
+}  // namespace
+
+DirLock::DirLock(const fs::path& dir, const std::function<void()>& on_wait,
+                 const CancelState* cancel)
+    : path_(dir.parent_path() / fmt::format(".{}.appose-lock", dir.filename().string())) {
+  std::error_code ec;
+  fs::create_directories(path_.parent_path(), ec);
+  bool announced = false;
+  // Runs again only when the file locked was deleted by the holder before us (see the header).
+  for (;;) {
+    UniqueFd fd(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd.valid()) {
+      throw BuildException(fmt::format("cannot create the lock file {}", path_.string()),
+                           std::error_code(errno, std::generic_category()));
+    }
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK) {
+        throw BuildException(fmt::format("cannot lock {}", path_.string()),
+                             std::error_code(errno, std::generic_category()));
+      }
+      if (!announced && on_wait) on_wait();
+      announced = true;
+      fd = UniqueFd(wait(fd.release(), dir, cancel));
+    }
+    if (still_linked(fd.get(), path_)) {
+      fd_ = fd.release();
+      return;
+    }
+  }
+}
+
+int DirLock::wait(int raw_fd, const fs::path& dir, const CancelState* cancel) {
   auto waiter = std::make_shared<Waiter>();
-  waiter->fd = fd.release();
+  waiter->fd = raw_fd;
   std::thread([waiter] {
     int r = 0;
     do {
@@ -75,9 +98,9 @@ DirLock::DirLock(const fs::path& dir, const std::function<void()>& on_wait,
     if (n < 0 && errno == EINTR) continue;
     if (fds[0].revents != 0) {
       std::lock_guard lock(waiter->mu);
-      fd_ = waiter->fd;
+      const int fd = waiter->fd;
       waiter->fd = -1;
-      return;
+      return fd;
     }
     if (fds[1].revents != 0) {
       std::lock_guard lock(waiter->mu);
@@ -96,7 +119,11 @@ DirLock::DirLock(const fs::path& dir, const std::function<void()>& on_wait,
 }
 
 DirLock::~DirLock() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ < 0) return;
+  // Deleted while still held, so that no one can lock this file after us: a waiter that
+  // already opened it finds it unlinked and locks a fresh one (the constructor's loop).
+  ::unlink(path_.c_str());
+  ::close(fd_);
 }
 
 }  // namespace appose::detail

@@ -56,6 +56,7 @@ BuilderConfig::BuilderConfig(const BuilderConfig& other)
       name(other.name),
       base(other.base),
       content(other.content),
+      content_origin(other.content_origin),
       scheme(other.scheme),
       channels(other.channels),
       flags(other.flags),
@@ -288,7 +289,7 @@ void validate(const BuilderConfig& c) {
           "environment.yml",
           type, scheme.name()));
     }
-    scheme.validate(*c.content);
+    scheme.validate(*c.content, c.content_origin);
     if (!c.conda.empty() || !c.pypi.empty() || !c.packages.empty()) {
       throw BuildException(fmt::format(
           "both a {} and a package list were given; a build uses one or the other: put the "
@@ -470,14 +471,7 @@ class Build {
         c_.cancel.get());
     if (r.canceled) throw canceled(shown);
     if (r.exit_code != 0) {
-      std::string detail = !r.error_text.empty() ? r.error_text : r.output_text;
-      while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' '))
-        detail.pop_back();
-      throw BuildException(fmt::format("{} build of {} failed: `{}` exited with {}{}{}", c_.type,
-                                       dir_.string(), shown,
-                                       r.exit_code < 0 ? fmt::format("signal {}", -r.exit_code)
-                                                       : fmt::format("code {}", r.exit_code),
-                                       detail.empty() ? "" : ":\n", detail));
+      throw tool_failure(fmt::format("{} build of {} failed", c_.type, dir_.string()), cmd, r);
     }
   }
 
@@ -996,9 +990,11 @@ void Builder::set_base(fs::path dir) {
 }
 void Builder::set_content(std::string content) {
   cfg_->content = std::move(content);
+  cfg_->content_origin = "<content>";
 }
 void Builder::set_file(const fs::path& path) {
   cfg_->content = detail::read_text_file(path);
+  cfg_->content_origin = path.string();
 }
 void Builder::set_url(const std::string& url) {
   detail::DownloadOptions options;
@@ -1009,6 +1005,7 @@ void Builder::set_url(const std::string& url) {
       throw BuildException(fmt::format("{} is not UTF-8 text", url));
     }
     cfg_->content = detail::normalize_newlines(text);
+    cfg_->content_origin = url;
   } catch (const BuildException& e) {
     throw BuildException(fmt::format("cannot read the configuration at {}: {}", url, e.what()));
   }

@@ -23,6 +23,8 @@ struct BuilderConfig {
   std::optional<std::string> name;
   std::optional<std::filesystem::path> base;
   std::optional<std::string> content;
+  /// Where content came from, for ConfigError::file(): file()'s path, url()'s address.
+  std::string content_origin = "<content>";
   std::optional<Scheme> scheme;
   std::vector<std::string> channels;
   std::vector<std::string> flags;

@@ -137,10 +137,10 @@ int main(int argc, char** argv) {
   // The library's version and the protocol its services and workers speak: they differ
   // (the library is 0.x on its own; the protocol is appose-python's), and a worker's HELLO
   // reports the protocol version.
-  app.set_version_flag("--version",
-                       fmt::format("appose {} (Appose protocol {})", appose::version(),
-                                   appose::kProtocolVersion),
-                       "Print the library's version and the Appose protocol version, and exit");
+  app.set_version_flag(
+      "--version",
+      fmt::format("appose {} (Appose protocol {})", appose::version(), appose::kProtocolVersion),
+      "Print the library's version and the Appose protocol version, and exit");
   app.require_subcommand(1);
   app.footer(std::string(kMainFooter) + cli::kExitCodeHelp);
   std::string root;

@@ -19,9 +19,9 @@ namespace appose::cli {
 /// reading stderr. docs/cli.md ("Exit status") and `appose --help` list them (kExitCodeHelp).
 enum class ExitCode : int {
   ok = 0,
-  failure = 1,  ///< any other failure: a refused removal, an essential doctor check, the root
-  usage = 2,    ///< bad command line (unknown option, malformed --input, a FILE without a name)
-  not_found = 3,       ///< the environment, the configuration file or the script does not exist
+  failure = 1,    ///< any other failure: a refused removal, an essential doctor check, the root
+  usage = 2,      ///< bad command line (unknown option, malformed --input, a FILE without a name)
+  not_found = 3,  ///< the environment, the configuration file or the script does not exist
   config_invalid = 4,  ///< the configuration file is invalid (appose::ConfigError)
   build_failed = 5,    ///< `build`: a build tool failed, a download failed, or a lock is held
   task_failed = 6,     ///< `run`: the script raised, or an output cannot be printed

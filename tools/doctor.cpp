@@ -160,12 +160,13 @@ Check check_tool(const ToolSpec& tool, const fs::path& root, std::chrono::millis
   if (!r.ok()) {
     c.detail = fmt::format("{} (from {}) does not run: {}; builds with {} fail", path->string(),
                            source, r.why(), tool.name);
-    c.fix = source == "the environments root"
-                ? fmt::format("delete {} (the next build downloads it again), or set {} to a "
-                              "working {}",
-                              path->string(), tool.variable, tool.name)
-                : fmt::format("set {} to a working {}, or fix the one found", tool.variable,
-                              tool.name);
+    c.fix =
+        source == "the environments root"
+            ? fmt::format(
+                  "delete {} (the next build downloads it again), or set {} to a "
+                  "working {}",
+                  path->string(), tool.variable, tool.name)
+            : fmt::format("set {} to a working {}, or fix the one found", tool.variable, tool.name);
     return c;
   }
   c.status = "ok";

@@ -72,8 +72,7 @@ class APPOSE_EXPORT BuildException : public Error {
   using Error::Error;
   /// A build tool ran and failed: `tool` is its executable's file name, `exit_code` its exit
   /// status (negative: killed by that signal), `output_tail` the last lines it printed.
-  BuildException(const std::string& what, std::string tool, int exit_code,
-                 std::string output_tail);
+  BuildException(const std::string& what, std::string tool, int exit_code, std::string output_tail);
 
   /// The file name of the tool's executable ("uv", "pixi", "micromamba", or what
   /// executable() named) when a build tool ran and failed; empty otherwise.

@@ -173,10 +173,9 @@ ConfigError in_file(const ConfigError& e, const Scheme& scheme, std::string_view
   std::string_view what = e.what();
   const std::string prefix = fmt::format("{}: ", scheme.name());
   if (what.starts_with(prefix)) what.remove_prefix(prefix.size());
-  const bool named_after_scheme =
-      std::filesystem::path(file).filename().string() == scheme.name();
-  std::string where = named_after_scheme ? std::string(file)
-                                         : fmt::format("{} ({})", file, scheme.name());
+  const bool named_after_scheme = std::filesystem::path(file).filename().string() == scheme.name();
+  std::string where =
+      named_after_scheme ? std::string(file) : fmt::format("{} ({})", file, scheme.name());
   return {fmt::format("{}: {}", where, what), std::string(file), e.line(), e.column()};
 }
 

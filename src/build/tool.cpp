@@ -550,10 +550,10 @@ BuildException tool_failure(std::string_view context, const ToolCommand& command
   while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' '))
     tail.pop_back();
   const int code = result.exit_code;
-  std::string message = fmt::format(
-      "{}: `{}` exited with {}{}{}", context, fmt::join(command.argv, " "),
-      code < 0 ? fmt::format("signal {}", -code) : fmt::format("code {}", code),
-      tail.empty() ? "" : ":\n", tail);
+  std::string message =
+      fmt::format("{}: `{}` exited with {}{}{}", context, fmt::join(command.argv, " "),
+                  code < 0 ? fmt::format("signal {}", -code) : fmt::format("code {}", code),
+                  tail.empty() ? "" : ":\n", tail);
   std::string tool =
       command.argv.empty() ? std::string() : fs::path(command.argv[0]).filename().string();
   return {message, std::move(tool), code, std::move(tail)};

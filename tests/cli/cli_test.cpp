@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <appose/builder.hpp>
 #include <appose/shared_memory.hpp>
@@ -21,7 +22,6 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
-#include <fmt/format.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -429,7 +429,8 @@ TEST_F(CliBuild, BadSchemeFileFailsWithOneLineError) {
 TEST_F(CliBuild, MissingFileIsNotFound) {
   ProcessResult r = cli({"build", (root_ / "nope.yml").string()});
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_TRUE(contains(r.err, "appose: error: no configuration file " + (root_ / "nope.yml").string()))
+  EXPECT_TRUE(
+      contains(r.err, "appose: error: no configuration file " + (root_ / "nope.yml").string()))
       << r.err;
 }
 
@@ -629,8 +630,9 @@ TEST_F(CliRun, InitRunsBeforeTheTask) {
   EXPECT_EQ(r.out, "v = 42\n");
 
   fs::path init = root_ / "init.py";
-  write_file(init, "import sys, types\nm = types.ModuleType('cli_init')\nm.value = 'file'\n"
-                   "sys.modules['cli_init'] = m\n");
+  write_file(init,
+             "import sys, types\nm = types.ModuleType('cli_init')\nm.value = 'file'\n"
+             "sys.modules['cli_init'] = m\n");
   r = cli({"run", peer_venv()->string(), "--init-file", init.string(), "-e",
            "import cli_init\ntask.outputs['v'] = cli_init.value"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -653,8 +655,9 @@ TEST_F(CliRun, WorkerObjectOutputIsAnErrorWithAdvice) {
   EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
   EXPECT_EQ(r.out, "");
   EXPECT_FALSE(contains(r.out + r.err, "_appose_auto_")) << r.err;
-  EXPECT_TRUE(contains(r.err, "appose: error: output 'arr' is an object the worker could not "
-                              "encode"))
+  EXPECT_TRUE(contains(r.err,
+                       "appose: error: output 'arr' is an object the worker could not "
+                       "encode"))
       << r.err;
   EXPECT_TRUE(contains(r.err, "appose.NDArray(")) << r.err;
   EXPECT_TRUE(contains(r.err, "task.outputs['arr'] = nd")) << r.err;
@@ -751,8 +754,8 @@ TEST_F(CliDoctor, MissingToolsAreDownloadedNotInstalledByHand) {
     const std::string detail = check["detail"].get<std::string>();
     EXPECT_EQ(check["status"], "ok") << check;
     EXPECT_TRUE(check["fix"].is_null()) << check;
-    EXPECT_TRUE(contains(detail, "the first " + name + " build downloads it into " +
-                                     (root_ / cache).string()))
+    EXPECT_TRUE(contains(
+        detail, "the first " + name + " build downloads it into " + (root_ / cache).string()))
         << detail;
     EXPECT_TRUE(contains(detail, "$" + variable + " or the builder's executable()")) << detail;
     EXPECT_FALSE(contains(detail, "install " + name)) << detail;  // by hand: the old advice

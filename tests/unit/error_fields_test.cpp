@@ -20,6 +20,7 @@
 
 #include "codec.hpp"
 #include "support/http_server.hpp"
+#include "support/test_support.hpp"
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
@@ -115,9 +116,8 @@ TEST(ConfigErrorPosition, SchemeValidateGivesLineAndColumnAndNoFile) {
   EXPECT_GE(e->column(), 1U) << e->what();
 
   // A node of the wrong kind is reported where it is.
-  e = caught<appose::ConfigError>([] {
-    appose::Scheme::environment_yml().validate("name: x\ndependencies:\n  numpy: 1\n");
-  });
+  e = caught<appose::ConfigError>(
+      [] { appose::Scheme::environment_yml().validate("name: x\ndependencies:\n  numpy: 1\n"); });
   ASSERT_TRUE(e);
   EXPECT_EQ(e->line(), 3U) << e->what();
   EXPECT_EQ(e->column(), 3U) << e->what();
@@ -155,21 +155,6 @@ TEST(ConfigErrorPosition, ValidateNamesTheFileItIsGiven) {
 /// Builders get their own environments root, and no tool is ever found or downloaded.
 class ErrorFieldsBuild : public ::testing::Test {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("appose-error-fields-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-    ::setenv("APPOSE_ENVS_DIR", root_.c_str(), 1);
-    for (const char* v : {"APPOSE_PIXI_URL", "APPOSE_UV_URL", "APPOSE_MICROMAMBA_URL"})
-      ::setenv(v, "http://127.0.0.1:9/tool.tar.gz", 1);
-  }
-  void TearDown() override {
-    ::unsetenv("APPOSE_ENVS_DIR");
-    fs::remove_all(root_);
-  }
-
   /// An executable shell script at root/bin/`name`.
   fs::path script(const std::string& name, const std::string& body) const {
     fs::path p = root_ / "bin" / name;
@@ -178,7 +163,15 @@ class ErrorFieldsBuild : public ::testing::Test {
     return p;
   }
 
-  fs::path root_;
+  appose::test::TempDir dir_{"appose-error-fields"};
+  const fs::path& root_ = dir_.path;
+  appose::test::ScopedEnv envs_{"APPOSE_ENVS_DIR", root_.string()};
+  appose::test::ScopedEnv pixi_url_{"APPOSE_PIXI_URL", kNoServer};
+  appose::test::ScopedEnv uv_url_{"APPOSE_UV_URL", kNoServer};
+  appose::test::ScopedEnv mamba_url_{"APPOSE_MICROMAMBA_URL", kNoServer};
+
+ private:
+  static constexpr const char* kNoServer = "http://127.0.0.1:9/tool.tar.gz";
 };
 
 TEST_F(ErrorFieldsBuild, BuilderFromAFileReportsThePath) {

@@ -1103,15 +1103,17 @@ Value parse(std::string_view text) {
   Value v;
   if (!reader.value(v)) {
     throw ProtocolError(
-        fmt::format("invalid JSON at byte {}: {}", reader.error_position(), reader.error()));
+        fmt::format("invalid JSON at byte {}: {}", reader.error_position(), reader.error()),
+        reader.error_position());
   }
   reader.skip_space();
   if (!reader.at_end()) {
     throw ProtocolError(
-        fmt::format("invalid JSON at byte {}: text after the value", reader.position()));
+        fmt::format("invalid JSON at byte {}: text after the value", reader.position()),
+        reader.position());
   }
   if (auto bad = reader.bad_utf8()) {
-    throw ProtocolError(fmt::format("invalid UTF-8 in a JSON string at byte {}", *bad));
+    throw ProtocolError(fmt::format("invalid UTF-8 in a JSON string at byte {}", *bad), *bad);
   }
   return v;
 }

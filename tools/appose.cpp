@@ -1,8 +1,11 @@
 // The `appose` command line: parsing and dispatch. CLI11 lives in this translation unit only
 // (it is header-only and heavy); the commands are in the other files of tools/.
 
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <appose/version.hpp>
+#include <appose/worker.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -23,7 +26,9 @@ Examples:
   appose doctor
 
 The environments root is $APPOSE_ENVS_DIR if set, else ~/.local/share/appose.
-`appose COMMAND --help` describes each command; docs/cli.md has the manual.)TXT";
+`appose COMMAND --help` describes each command; docs/cli.md has the manual.
+
+)TXT";
 
 constexpr const char* kBuildFooter = R"TXT(
 A FILE is pixi.toml, pyproject.toml, environment.yml or requirements.txt (or an http(s) URL of
@@ -39,7 +44,10 @@ Examples:
   appose build --pixi --conda numpy --pypi appose --name my-env
   appose build --mamba --conda numpy --conda pip --pypi appose --channel conda-forge --name my-env
 
-Exit status: 0 built or up to date, 1 the build failed, 2 bad usage, 130 interrupted.)TXT";
+A FILE that names no environment (requirements.txt never does) needs --name or --base.
+
+Exit status: 0 built or up to date, 2 bad usage, 3 FILE not found, 4 FILE is invalid, 5 the
+build failed, 130 interrupted.)TXT";
 
 constexpr const char* kListFooter = R"TXT(
 States: "up to date" (appose.json matches the directory), "modified" (a configuration file in
@@ -53,7 +61,7 @@ Examples:
 
 constexpr const char* kRemoveFooter = R"TXT(
 Only directories Appose built (holding an appose.json) are deleted; anything else is refused,
-with exit status 1.
+with exit status 1 (3: no such environment).
 
 Examples:
   appose remove my-env
@@ -67,15 +75,23 @@ print() output and the worker's stderr go to stderr; task.update(...) shows as p
 Ctrl-C asks the task to cancel (the script sees task.cancel_requested); a second Ctrl-C kills
 the worker.
 
+--init CODE (or --init-file FILE) runs before the task, when the worker starts: imports that
+must happen on the worker's main thread, or set-up the script relies on (Service::init).
+An output the worker could not encode (a numpy array, any object json cannot write) is an
+error (exit status 6): the worker sent a reference to an object that dies with it. Return an
+array as an appose.NDArray (shared memory) instead.
+
 Examples:
   appose run my-env -e "task.outputs['y'] = x * 2" --input x=21
   appose run my-env analysis.py --input path='"/data/img.tif"' --json
   echo "import sys; task.outputs['v'] = sys.version" | appose run ./my-venv -
   appose run my-env -e "1 + 2"                      # prints result = 3
+  appose run my-env --init "import numpy" -e "task.outputs['v'] = numpy.__version__"
   appose run java-env --groovy -e "task.outputs.put('v', 6 * 7)" --class-path lib/*.jar
 
-Exit status: 0 completed, 1 failed (traceback on stderr) or canceled, 2 the worker crashed
-(or bad usage), 130 the worker was killed by a second Ctrl-C.)TXT";
+Exit status: 0 completed, 2 bad usage, 3 no such environment or script, 6 the task failed
+(traceback on stderr) or an output cannot be printed, 7 canceled, 8 the worker crashed, 130
+the worker was killed by a second Ctrl-C.)TXT";
 
 constexpr const char* kDoctorFooter = R"TXT(
 Checks: the environments root; pixi, micromamba and uv ($APPOSE_PIXI, $APPOSE_MICROMAMBA,
@@ -118,10 +134,15 @@ int main(int argc, char** argv) {
       "their workers.",
       "appose"};
   app.get_formatter()->column_width(30);
-  app.set_version_flag("--version", std::string("appose ") + appose::version(),
-                       "Print the version and exit");
+  // The library's version and the protocol its services and workers speak: they differ
+  // (the library is 0.x on its own; the protocol is appose-python's), and a worker's HELLO
+  // reports the protocol version.
+  app.set_version_flag(
+      "--version",
+      fmt::format("appose {} (Appose protocol {})", appose::version(), appose::kProtocolVersion),
+      "Print the library's version and the Appose protocol version, and exit");
   app.require_subcommand(1);
-  app.footer(kMainFooter);
+  app.footer(std::string(kMainFooter) + cli::kExitCodeHelp);
   std::string root;
   add_root(&app, root);
 
@@ -175,6 +196,11 @@ int main(int argc, char** argv) {
       run->add_option("SCRIPT", run_options.script_file, "Script file to run (- for stdin)");
   auto* code = run->add_option("-e,--eval", run_options.code, "Code to run")->type_name("CODE");
   script->excludes(code);
+  auto* init = run->add_option("--init", run_options.init, "Code the worker runs when it starts")
+                   ->type_name("CODE");
+  run->add_option("--init-file", run_options.init_file, "A file of code to run as --init")
+      ->type_name("FILE")
+      ->excludes(init);
   run->add_option("-i,--input", run_options.inputs, "An input, its value in JSON (repeatable)")
       ->type_name("KEY=JSON")
       ->allow_extra_args(false);
@@ -214,13 +240,13 @@ int main(int argc, char** argv) {
   if (argc == 1) {
     // A bare `appose` is someone finding their way: the help says more than an error would.
     std::fputs(app.help().c_str(), stderr);
-    return cli::kUsage;
+    return static_cast<int>(cli::ExitCode::usage);
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int status = app.exit(e);
-    return status == 0 ? cli::kOk : cli::kUsage;
+    return static_cast<int>(status == 0 ? cli::ExitCode::ok : cli::ExitCode::usage);
   }
 
   if (!root.empty()) {
@@ -230,11 +256,12 @@ int main(int argc, char** argv) {
     ::setenv("APPOSE_ENVS_DIR", std::filesystem::absolute(root, ec).c_str(), 1);
   }
 
-  if (build->parsed()) return cli::build_command(build_options);
-  if (list->parsed()) return cli::list_command(list_options);
-  if (remove->parsed()) return cli::remove_command(remove_options);
-  if (run->parsed()) return cli::run_command(run_options);
-  if (doctor->parsed()) return cli::doctor_command(doctor_options);
-  if (shm->parsed()) return cli::shm_command(shm_action, shm_json);
-  return cli::kUsage;
+  cli::ExitCode status = cli::ExitCode::usage;
+  if (build->parsed()) status = cli::build_command(build_options);
+  if (list->parsed()) status = cli::list_command(list_options);
+  if (remove->parsed()) status = cli::remove_command(remove_options);
+  if (run->parsed()) status = cli::run_command(run_options);
+  if (doctor->parsed()) status = cli::doctor_command(doctor_options);
+  if (shm->parsed()) status = cli::shm_command(shm_action, shm_json);
+  return static_cast<int>(status);
 }

@@ -1,4 +1,5 @@
 #include "console.hpp"
+#include "cli.hpp"
 
 #include <fmt/format.h>
 #include <sys/ioctl.h>
@@ -227,12 +228,14 @@ std::optional<fs::path> which(std::string_view name) {
 fs::path resolve_env(const std::string& name_or_path) {
   std::error_code ec;
   if (name_or_path.find('/') != std::string::npos || name_or_path == "." || name_or_path == "..") {
-    return fs::absolute(name_or_path, ec);
+    fs::path dir = fs::absolute(name_or_path, ec);
+    if (!fs::exists(dir, ec)) throw NotFound(fmt::format("no environment at {}", dir.string()));
+    return dir;
   }
   fs::path under = appose::envs_dir() / name_or_path;
   if (fs::exists(under, ec)) return under;
   if (fs::is_directory(name_or_path, ec)) return fs::absolute(name_or_path, ec);
-  throw std::runtime_error(fmt::format(
+  throw NotFound(fmt::format(
       "no environment named \"{}\" under {} (`appose list` shows them; give a path, e.g. "
       "./{}, to use another directory)",
       name_or_path, appose::envs_dir().string(), name_or_path));

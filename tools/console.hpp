@@ -77,7 +77,8 @@ std::string human_size(std::uintmax_t bytes);
 std::optional<std::filesystem::path> which(std::string_view name);
 
 /// The environment directory an argument names: a path (it has a '/', or is "." or ".."), an
-/// environment under envs_dir(), or else a directory relative to the current one.
+/// environment under envs_dir(), or else a directory relative to the current one. Throws
+/// NotFound (cli.hpp) when there is none.
 std::filesystem::path resolve_env(const std::string& name_or_path);
 
 /// Splits `text` at '\n' (a trailing newline gives no empty last line).

@@ -117,9 +117,12 @@ struct ToolSpec {
   const char* name;
   const char* variable;
   const char* cache;  // under the environments root, where the peers install it
-  const char* fix;
 };
 
+/// Where a builder's tool comes from, in the library's order (src/build/tool.cpp, locate_tool):
+/// $APPOSE_<TOOL>, the root's cache, PATH; and when none has it, the library downloads it into
+/// the cache on the first build that needs it. So a missing tool is not a problem to fix by
+/// hand; a broken one that would be used is.
 Check check_tool(const ToolSpec& tool, const fs::path& root, std::chrono::milliseconds timeout) {
   Check c{tool.name, "warn", false, "", ""};
   std::optional<fs::path> path;
@@ -128,8 +131,12 @@ Check check_tool(const ToolSpec& tool, const fs::path& root, std::chrono::millis
   const fs::path cached = root / tool.cache;
   if (value != nullptr && *value != '\0') {
     if (!runnable(value)) {
-      c.detail = fmt::format("${}={} is not an executable file", tool.variable, value);
-      c.fix = fmt::format("point {} at the {} executable, or unset it", tool.variable, tool.name);
+      c.detail = fmt::format("${}={} is not an executable file: builds with {} fail", tool.variable,
+                             value, tool.name);
+      c.fix = fmt::format(
+          "point {} at the {} executable, or unset it (the first build then downloads {} into "
+          "{})",
+          tool.variable, tool.name, tool.name, cached.string());
       return c;
     }
     path = value;
@@ -142,15 +149,24 @@ Check check_tool(const ToolSpec& tool, const fs::path& root, std::chrono::millis
     source = "PATH";
   }
   if (!path) {
-    c.detail =
-        fmt::format("not found (${} unset, no {}, none on PATH)", tool.variable, cached.string());
-    c.fix = tool.fix;
+    c.status = "ok";
+    c.detail = fmt::format(
+        "not installed: the first {0} build downloads it into {1} (to use another {0}, set ${2} "
+        "or the builder's executable())",
+        tool.name, cached.string(), tool.variable);
     return c;
   }
   Captured r = capture({path->string(), "--version"}, timeout);
   if (!r.ok()) {
-    c.detail = fmt::format("{} (from {}) does not run: {}", path->string(), source, r.why());
-    c.fix = fmt::format("reinstall {}, or point {} at a working one", tool.name, tool.variable);
+    c.detail = fmt::format("{} (from {}) does not run: {}; builds with {} fail", path->string(),
+                           source, r.why(), tool.name);
+    c.fix =
+        source == "the environments root"
+            ? fmt::format(
+                  "delete {} (the next build downloads it again), or set {} to a "
+                  "working {}",
+                  path->string(), tool.variable, tool.name)
+            : fmt::format("set {} to a working {}, or fix the one found", tool.variable, tool.name);
     return c;
   }
   c.status = "ok";
@@ -313,7 +329,7 @@ Check check_java(std::chrono::milliseconds timeout) {
 
 }  // namespace
 
-int doctor_command(const DoctorOptions& o) {
+ExitCode doctor_command(const DoctorOptions& o) {
   const auto timeout =
       std::chrono::milliseconds(static_cast<std::int64_t>(std::max(o.timeout_seconds, 0.1) * 1000));
   const fs::path root = appose::envs_dir();
@@ -327,24 +343,25 @@ int doctor_command(const DoctorOptions& o) {
   std::vector<Check> checks;
   checks.push_back(check_root(root, envs.size()));
   const ToolSpec tools[] = {
-      {"pixi", "APPOSE_PIXI", ".pixi/bin/pixi",
-       "install pixi (curl -fsSL https://pixi.sh/install.sh | sh), or set APPOSE_PIXI"},
-      {"micromamba", "APPOSE_MICROMAMBA", ".mamba/bin/micromamba",
-       "install micromamba (https://mamba.readthedocs.io), or set APPOSE_MICROMAMBA"},
-      {"uv", "APPOSE_UV", ".uv/bin/uv", "install uv (pip install uv), or set APPOSE_UV"},
+      {"pixi", "APPOSE_PIXI", ".pixi/bin/pixi"},
+      {"micromamba", "APPOSE_MICROMAMBA", ".mamba/bin/micromamba"},
+      {"uv", "APPOSE_UV", ".uv/bin/uv"},
   };
   bool any_tool = false;
   for (const auto& tool : tools) {
     checks.push_back(check_tool(tool, root, timeout));
+    // Found and running, or to be downloaded on first use.
     any_tool = any_tool || checks.back().status == "ok";
   }
   Check builders{"builders", "ok", true, "", ""};
   if (any_tool) {
-    builders.detail = "at least one of pixi, micromamba, uv works: `appose build` can build";
+    builders.detail =
+        "`appose build` can build: each of pixi, micromamba, uv is found or downloaded on first "
+        "use";
   } else {
     builders.status = "fail";
-    builders.detail = "none of pixi, micromamba, uv works: `appose build` cannot build";
-    builders.fix = "install one of them; the quickest: pip install uv, then export APPOSE_UV";
+    builders.detail = "pixi, micromamba and uv are all set up but broken: `appose build` fails";
+    builders.fix = "fix one of them as said above, or unset its variable to have it downloaded";
   }
   checks.push_back(builders);
   checks.push_back(check_shared_memory());
@@ -372,7 +389,7 @@ int doctor_command(const DoctorOptions& o) {
                        {"fix", c.fix.empty() ? appose::Json(nullptr) : appose::Json(c.fix)}});
     }
     std::fputs((out.dump(2) + "\n").c_str(), stdout);
-    return ok ? kOk : kFailure;
+    return ok ? ExitCode::ok : ExitCode::failure;
   }
 
   std::size_t width = 0;
@@ -386,7 +403,7 @@ int doctor_command(const DoctorOptions& o) {
   }
   out += ok ? "All essential checks passed.\n" : "Some essential checks failed (FAIL above).\n";
   std::fputs(out.c_str(), stdout);
-  return ok ? kOk : kFailure;
+  return ok ? ExitCode::ok : ExitCode::failure;
 }
 
 }  // namespace appose::cli

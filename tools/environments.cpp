@@ -29,11 +29,11 @@ namespace appose::cli {
 
 namespace {
 
-int usage_error(std::string_view message) {
+ExitCode usage_error(std::string_view message) {
   std::fputs(
       fmt::format("appose build: {}\nRun `appose build --help` for examples.\n", message).c_str(),
       stderr);
-  return kUsage;
+  return ExitCode::usage;
 }
 
 std::string yaml_quoted(std::string_view text) {
@@ -70,7 +70,19 @@ std::string environment_yml(const BuildOptions& o) {
 
 /// Runs the build with a progress display and Ctrl-C handling; returns the exit code.
 template <class B>
-int run_build(B& builder, const BuildOptions& o) {
+ExitCode run_build(B& builder, const BuildOptions& o) {
+  if (o.name.empty() && o.base.empty()) {
+    (void)builder.env_type();  // a FILE of no known format is reported as such, not here
+    try {
+      (void)builder.env_dir();
+    } catch (const appose::BuildException&) {
+      // The library's words are for C++ callers (name(), base()); say it in options.
+      return usage_error(fmt::format(
+          "{} does not name the environment (requirements.txt never does): pass --name NAME to "
+          "build in {}, or --base DIR to build in DIR",
+          o.file, (appose::envs_dir() / "NAME").string()));
+    }
+  }
   Console console(stdout, !o.quiet);
   builder.subscribe_progress(
       [&console](std::string_view title, std::int64_t current, std::int64_t maximum) {
@@ -87,7 +99,7 @@ int run_build(B& builder, const BuildOptions& o) {
     if (interrupts >= 2) {
       // The first interrupt already killed the tool's process group; the user wants out now.
       console.line(stderr, "appose: interrupted");
-      std::_Exit(kInterrupted);
+      std::_Exit(static_cast<int>(ExitCode::interrupted));
     }
     if (!canceled.exchange(true)) {
       console.line(stderr, signo == SIGINT
@@ -107,15 +119,14 @@ int run_build(B& builder, const BuildOptions& o) {
       std::fputs(fmt::format("Built {} environment in {}\n", env.type(), env.base()).c_str(),
                  stdout);
     }
-    return kOk;
+    return ExitCode::ok;
   } catch (const std::exception& e) {
     console.finish();
     if (canceled) {
       std::fputs("appose: build canceled\n", stderr);
-      return kInterrupted;
+      return ExitCode::interrupted;
     }
-    report_error(e.what());
-    return kFailure;
+    return report_failure(e);
   }
 }
 
@@ -145,7 +156,7 @@ std::string local_time(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
-int build_command(const BuildOptions& o) {
+ExitCode build_command(const BuildOptions& o) {
   block_interrupts();
   const int kinds = static_cast<int>(o.pixi) + static_cast<int>(o.mamba) + static_cast<int>(o.uv);
   const bool packages = !o.conda.empty() || !o.pypi.empty();
@@ -173,6 +184,13 @@ int build_command(const BuildOptions& o) {
   }
 
   try {
+    // A URL is the library's to fetch and report; a path that is not there is not_found.
+    if (!o.file.empty() && o.file.find("://") == std::string::npos) {
+      std::error_code ec;
+      if (!fs::exists(o.file, ec)) {
+        throw NotFound(fmt::format("no configuration file {}", fs::absolute(o.file, ec).string()));
+      }
+    }
     if (o.pixi) {
       appose::PixiBuilder b = o.file.empty() ? appose::pixi() : appose::pixi(o.file);
       configure(b, o);
@@ -207,19 +225,17 @@ int build_command(const BuildOptions& o) {
     return run_build(b, o);
   } catch (const std::exception& e) {
     // Reading or validating the file, before any tool runs.
-    report_error(e.what());
-    return kFailure;
+    return report_failure(e);
   }
 }
 
-int list_command(const ListOptions& o) {
+ExitCode list_command(const ListOptions& o) {
   const fs::path root = appose::envs_dir();
   std::vector<appose::EnvironmentInfo> envs;
   try {
     envs = appose::list_environments(root);
   } catch (const std::exception& e) {
-    report_error(e.what());
-    return kFailure;
+    return report_failure(e);
   }
 
   if (o.json) {
@@ -237,12 +253,12 @@ int list_command(const ListOptions& o) {
       out.push_back(std::move(item));
     }
     std::fputs((out.dump(2) + "\n").c_str(), stdout);
-    return kOk;
+    return ExitCode::ok;
   }
 
   if (envs.empty()) {
     std::fputs(fmt::format("No environments in {}\n", root.string()).c_str(), stdout);
-    return kOk;
+    return ExitCode::ok;
   }
   struct Row {
     std::string name, kind, size, built, state;
@@ -265,22 +281,25 @@ int list_command(const ListOptions& o) {
                        r.size, w_size, r.built, w_built, r.state);
   }
   std::fputs(out.c_str(), stdout);
-  return kOk;
+  return ExitCode::ok;
 }
 
-int remove_command(const RemoveOptions& o) {
+ExitCode remove_command(const RemoveOptions& o) {
   try {
     fs::path dir = resolve_env(o.env);
     appose::wrap(dir).remove();
     std::fputs(fmt::format("Removed {}\n", dir.string()).c_str(), stdout);
-    return kOk;
+    return ExitCode::ok;
+  } catch (const NotFound& e) {
+    return report_failure(e);
   } catch (const std::exception& e) {
+    // A refusal (the library's BuildException) is not a failed build.
     report_error(e.what());
-    return kFailure;
+    return ExitCode::failure;
   }
 }
 
-int shm_command(const std::string& action, bool json) {
+ExitCode shm_command(const std::string& action, bool json) {
   try {
     if (action == "clean") {
       const std::vector<std::string> reclaimed = appose::reclaim_orphaned_blocks();
@@ -295,7 +314,7 @@ int shm_command(const std::string& action, bool json) {
             fmt::format("Reclaimed {} block(s) whose owner had died.\n", reclaimed.size()).c_str(),
             stdout);
       }
-      return kOk;
+      return ExitCode::ok;
     }
     const std::vector<appose::OwnedBlock> blocks = appose::owned_blocks();
     if (json) {
@@ -304,11 +323,11 @@ int shm_command(const std::string& action, bool json) {
         out.push_back({{"name", b.name}, {"pid", b.pid}, {"owner_alive", b.owner_alive}});
       }
       std::fputs((out.dump() + "\n").c_str(), stdout);
-      return kOk;
+      return ExitCode::ok;
     }
     if (blocks.empty()) {
       std::fputs("No blocks owned by appose-cpp processes.\n", stdout);
-      return kOk;
+      return ExitCode::ok;
     }
     std::fputs(fmt::format("{:<24} {:>8}  {}\n", "NAME", "PID", "OWNER").c_str(), stdout);
     for (const auto& b : blocks) {
@@ -317,10 +336,9 @@ int shm_command(const std::string& action, bool json) {
                      .c_str(),
                  stdout);
     }
-    return kOk;
+    return ExitCode::ok;
   } catch (const std::exception& e) {
-    report_error(e.what());
-    return kFailure;
+    return report_failure(e);
   }
 }
 

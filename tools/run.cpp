@@ -35,28 +35,68 @@ namespace {
 /// library, which kills it after the service's grace period).
 constexpr auto kExitGrace = 5s;
 
-int usage_error(std::string_view message) {
+ExitCode usage_error(std::string_view message) {
   std::fputs(
       fmt::format("appose run: {}\nRun `appose run --help` for examples.\n", message).c_str(),
       stderr);
-  return kUsage;
+  return ExitCode::usage;
 }
 
-std::optional<std::string> read_script(const RunOptions& o, std::string& error) {
-  if (!o.code.empty()) return o.code;
-  if (o.script_file == "-") {
+/// The text of `path` ("-": standard input); `what` names it in errors ("script", "init file").
+std::string read_text(const std::string& path, std::string_view what) {
+  if (path == "-") {
     std::ostringstream buf;
     buf << std::cin.rdbuf();
     return buf.str();
   }
-  std::ifstream in(o.script_file, std::ios::binary);
-  if (!in) {
-    error = fmt::format("cannot read the script {}", o.script_file);
-    return std::nullopt;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    throw NotFound(fmt::format("no {} {}", what, fs::absolute(path, ec).string()));
   }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(fmt::format("cannot read the {} {}", what, path));
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+/// Where inside `v` a worker object is (`[2].a`, relative to the output; empty for the value
+/// itself), if any. A worker object is the worker's reference to an object it could not encode:
+/// it lives in that worker only, which is gone once `run` prints.
+std::optional<std::string> worker_object_at(const appose::Value& v) {
+  if (v.kind() == appose::Value::Kind::worker_object) return std::string();
+  if (v.is_array()) {
+    const appose::Array& items = v.as_array();
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (auto at = worker_object_at(items[i])) return fmt::format("[{}]{}", i, *at);
+    }
+  } else if (v.is_object()) {
+    for (const auto& [key, item] : v.as_object()) {
+      if (auto at = worker_object_at(item)) {
+        return fmt::format(".{}{}", key, *at);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+/// The error for outputs holding a worker object, naming the first one; nullopt if none does.
+std::optional<std::string> unprintable_output(const appose::Args& outputs) {
+  for (const auto& [key, value] : outputs) {
+    std::optional<std::string> at = worker_object_at(value);
+    if (!at) continue;
+    return fmt::format(
+        "output '{0}'{1} is an object the worker could not encode as JSON (a numpy array, or "
+        "another Python object), so it sent a reference to it, which dies with the worker. "
+        "Return data instead: for an array, copy it into shared memory, e.g.\n"
+        "  import appose\n"
+        "  nd = appose.NDArray(str(a.dtype), list(a.shape))\n"
+        "  nd.ndarray()[...] = a\n"
+        "  task.outputs['{0}'] = nd\n"
+        "or convert it (a.tolist(), float(x), str(obj))",
+        key, at->empty() ? "" : fmt::format(" (at {}{})", key, *at));
+  }
+  return std::nullopt;
 }
 
 std::string show(const appose::Value& v) {
@@ -88,16 +128,21 @@ std::string crash_summary(const std::optional<std::string>& report) {
 
 }  // namespace
 
-int run_command(const RunOptions& o) {
+ExitCode run_command(const RunOptions& o) {
   block_interrupts();
   if (o.code.empty() == o.script_file.empty()) {
     return usage_error("give a SCRIPT file (or - for stdin), or code with -e, not both");
   }
-  std::string error;
-  std::optional<std::string> script = read_script(o, error);
-  if (!script) {
-    report_error(error);
-    return kFailure;
+  if (o.script_file == "-" && o.init_file == "-") {
+    return usage_error("the script and --init-file cannot both come from standard input");
+  }
+  std::string script;
+  std::string init = o.init;
+  try {
+    script = o.code.empty() ? read_text(o.script_file, "script") : o.code;
+    if (!o.init_file.empty()) init = read_text(o.init_file, "init file");
+  } catch (const std::exception& e) {
+    return report_failure(e);
   }
 
   appose::Args inputs;
@@ -128,6 +173,7 @@ int run_command(const RunOptions& o) {
     fs::path dir = resolve_env(o.env);
     appose::Environment env = appose::wrap(dir);
     service = o.groovy ? env.groovy(split_class_path(o.class_path)) : env.python();
+    if (!init.empty()) service->init(init);
     service->debug([console, verbose = o.verbose](std::string_view line) {
       if (verbose) {
         console->line(stderr, line);
@@ -141,7 +187,7 @@ int run_command(const RunOptions& o) {
     });
     std::optional<std::string> queue;
     if (!o.queue.empty()) queue = o.queue;
-    task = service->task(*script, std::move(inputs), queue);
+    task = service->task(script, std::move(inputs), queue);
     task->listen([console](const appose::TaskEvent& e) {
       // An UPDATE carrying only `info` has nothing to show.
       if (e.response_type == appose::ResponseType::UPDATE &&
@@ -152,8 +198,7 @@ int run_command(const RunOptions& o) {
     task->start();
   } catch (const std::exception& e) {
     console->finish();
-    report_error(e.what());
-    return kFailure;
+    return report_failure(e);
   }
 
   std::atomic<bool> killed{false};
@@ -183,9 +228,14 @@ int run_command(const RunOptions& o) {
   }
   console->finish();
 
-  switch (task->status()) {
+  const appose::TaskStatus status = task->status();
+  switch (status) {
     case appose::TaskStatus::COMPLETE: {
       appose::Args outputs = task->outputs();
+      if (std::optional<std::string> problem = unprintable_output(outputs)) {
+        report_error(*problem);
+        return ExitCode::task_failed;
+      }
       std::string out;
       if (o.json) {
         out = outputs.to_json().dump() + "\n";
@@ -194,27 +244,28 @@ int run_command(const RunOptions& o) {
           out += fmt::format("{} = {}\n", key, show(value));
       }
       std::fputs(out.c_str(), stdout);
-      return kOk;
+      break;
     }
     case appose::TaskStatus::CANCELED:
       std::fputs("appose: task canceled\n", stderr);
-      return kFailure;
+      break;
     case appose::TaskStatus::FAILED:
       std::fputs(fmt::format("{}\nappose: task failed\n", task->error().value_or("")).c_str(),
                  stderr);
-      return kFailure;
+      break;
     case appose::TaskStatus::CRASHED:
       if (killed) {
         std::fputs("appose: worker killed\n", stderr);
-        return kInterrupted;
+        return ExitCode::interrupted;
       }
       std::fputs(fmt::format("{}appose: worker crashed\n", crash_summary(task->error())).c_str(),
                  stderr);
-      return kCrash;
+      break;
     default:
       std::fputs("appose: the task did not finish\n", stderr);
-      return kCrash;
+      break;
   }
+  return exit_code_for(status);
 }
 
 }  // namespace appose::cli

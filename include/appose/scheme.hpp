@@ -50,10 +50,12 @@ class APPOSE_EXPORT Scheme {
   /// line for pixi.toml, `name =` in `[project]` for pyproject.toml, first `name:` line with
   /// double quotes removed for environment.yml; none for requirements.txt).
   [[nodiscard]] std::optional<std::string> env_name(std::string_view content) const;
-  /// Parses `content` with a real parser and throws BuildException naming the scheme, the line
+  /// Parses `content` with a real parser and throws ConfigError naming the scheme, the line
   /// and the column of the first error. requirements.txt is checked line by line for what pip
-  /// and uv would reject outright (unbalanced brackets, stray characters in a name).
-  void validate(std::string_view content) const;
+  /// and uv would reject outright (unbalanced brackets, stray characters in a name). `file`
+  /// says where the content came from (a path, a URL), for the message and
+  /// ConfigError::file(); the default "<content>" is text with no file.
+  void validate(std::string_view content, std::string_view file = "<content>") const;
 
   friend bool operator==(Scheme a, Scheme b) noexcept { return a.kind_ == b.kind_; }
 

@@ -58,6 +58,7 @@ BuilderConfig::BuilderConfig(const BuilderConfig& other)
       name(other.name),
       base(other.base),
       content(other.content),
+      content_origin(other.content_origin),
       scheme(other.scheme),
       source_scheme(other.source_scheme),
       channels(other.channels),
@@ -287,7 +288,7 @@ void validate(const BuilderConfig& c) {
           "environment.yml",
           type, scheme.name()));
     }
-    scheme.validate(*c.content);
+    scheme.validate(*c.content, c.content_origin);
     // A file, unlike a package list, gets no `appose` added (the peers add none either): an
     // environment without it would build, look up to date, and fail every Python service.
     if (auto problem = missing_appose(scheme, *c.content)) throw BuildException(*problem);
@@ -472,14 +473,7 @@ class Build {
         c_.cancel.get());
     if (r.canceled) throw canceled(shown);
     if (r.exit_code != 0) {
-      std::string detail = !r.error_text.empty() ? r.error_text : r.output_text;
-      while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' '))
-        detail.pop_back();
-      throw BuildException(fmt::format("{} build of {} failed: `{}` exited with {}{}{}", c_.type,
-                                       dir_.string(), shown,
-                                       r.exit_code < 0 ? fmt::format("signal {}", -r.exit_code)
-                                                       : fmt::format("code {}", r.exit_code),
-                                       detail.empty() ? "" : ":\n", detail));
+      throw tool_failure(fmt::format("{} build of {} failed", c_.type, dir_.string()), cmd, r);
     }
   }
 
@@ -1061,14 +1055,17 @@ void Builder::set_base(fs::path dir) {
 void Builder::set_content(std::string content) {
   cfg_->content = std::move(content);
   cfg_->source_scheme.reset();
+  cfg_->content_origin = "<content>";
 }
 void Builder::set_file(const fs::path& path) {
   cfg_->content = detail::read_text_file(path);
   cfg_->source_scheme = detail::scheme_from_file_name(path.filename().string());
+  cfg_->content_origin = path.string();
 }
 void Builder::set_url(const std::string& url) {
   cfg_->content = detail::fetch_configuration(url, cfg_->cancel.get());
   cfg_->source_scheme = detail::scheme_from_file_name(detail::url_file_name(url));
+  cfg_->content_origin = url;
 }
 void Builder::set_scheme(std::string_view name) {
   cfg_->scheme = Scheme::from_name(name);

@@ -34,6 +34,8 @@ struct BuilderConfig {
   std::optional<std::string> name;
   std::optional<std::filesystem::path> base;
   std::optional<std::string> content;
+  /// Where content came from, for ConfigError::file(): file()'s path, url()'s address.
+  std::string content_origin = "<content>";
   std::optional<Scheme> scheme;  ///< scheme(): beats everything else
   /// What the source's file name says of its format (file() and url() set it, content()
   /// clears it): see scheme_from_file_name().

@@ -8,6 +8,7 @@
 #include <array>
 #include <cctype>
 #include <cstddef>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -153,16 +154,32 @@ bool is_ascii_alnum(char c) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Validation.
 
-/// Throws the BuildException of every validation failure: the scheme first, so that the reader
-/// knows which file is meant, then where, then what to do.
+/// What Scheme::validate() reports as the file when it is given none.
+constexpr std::string_view kNoFile = "<content>";
+
+/// Throws the ConfigError of every validation failure: the scheme first, so that the reader
+/// knows which file is meant, then where, then what to do. Scheme::validate() puts the file in
+/// front when it knows one (in_file()).
 [[noreturn]] void fail_at(const Scheme& scheme, std::size_t line, std::size_t column,
                           std::string_view problem) {
-  throw BuildException(
-      fmt::format("{}: line {}, column {}: {}", scheme.name(), line, column, problem));
+  throw ConfigError(fmt::format("{}: line {}, column {}: {}", scheme.name(), line, column, problem),
+                    std::string(kNoFile), line, column);
 }
 
 [[noreturn]] void fail(const Scheme& scheme, std::string_view problem) {
-  throw BuildException(fmt::format("{}: {}", scheme.name(), problem));
+  throw ConfigError(fmt::format("{}: {}", scheme.name(), problem), std::string(kNoFile), 0, 0);
+}
+
+/// `e` as found in `file`: the message names the file (and the scheme too when the file's name
+/// does not say it), and file() is `file`.
+ConfigError in_file(const ConfigError& e, const Scheme& scheme, std::string_view file) {
+  std::string_view what = e.what();
+  const std::string prefix = fmt::format("{}: ", scheme.name());
+  if (what.starts_with(prefix)) what.remove_prefix(prefix.size());
+  const bool named_after_scheme = std::filesystem::path(file).filename().string() == scheme.name();
+  std::string where =
+      named_after_scheme ? std::string(file) : fmt::format("{} ({})", file, scheme.name());
+  return {fmt::format("{}: {}", where, what), std::string(file), e.line(), e.column()};
 }
 
 const char* toml_type_name(const toml::node& node) noexcept {
@@ -576,16 +593,21 @@ std::optional<std::string> Scheme::env_name(std::string_view content) const {
   return std::nullopt;
 }
 
-void Scheme::validate(std::string_view content) const {
-  switch (kind_) {
-    case Kind::pyproject_toml:
-      return validate_pyproject_toml(*this, content);
-    case Kind::pixi_toml:
-      return validate_pixi_toml(*this, content);
-    case Kind::environment_yml:
-      return validate_environment_yml(*this, content);
-    case Kind::requirements_txt:
-      return validate_requirements_txt(*this, content);
+void Scheme::validate(std::string_view content, std::string_view file) const {
+  try {
+    switch (kind_) {
+      case Kind::pyproject_toml:
+        return validate_pyproject_toml(*this, content);
+      case Kind::pixi_toml:
+        return validate_pixi_toml(*this, content);
+      case Kind::environment_yml:
+        return validate_environment_yml(*this, content);
+      case Kind::requirements_txt:
+        return validate_requirements_txt(*this, content);
+    }
+  } catch (const ConfigError& e) {
+    if (file.empty() || file == kNoFile) throw;
+    throw in_file(e, *this, file);
   }
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <algorithm>
 #include <cerrno>
 #include <climits>
@@ -541,6 +542,21 @@ ToolResult run_tool(const ToolCommand& command,
   result.output_text = out.take_tail();
   result.error_text = err.take_tail();
   return result;
+}
+
+BuildException tool_failure(std::string_view context, const ToolCommand& command,
+                            const ToolResult& result) {
+  std::string tail = !result.error_text.empty() ? result.error_text : result.output_text;
+  while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' '))
+    tail.pop_back();
+  const int code = result.exit_code;
+  std::string message =
+      fmt::format("{}: `{}` exited with {}{}{}", context, fmt::join(command.argv, " "),
+                  code < 0 ? fmt::format("signal {}", -code) : fmt::format("code {}", code),
+                  tail.empty() ? "" : ":\n", tail);
+  std::string tool =
+      command.argv.empty() ? std::string() : fs::path(command.argv[0]).filename().string();
+  return {message, std::move(tool), code, std::move(tail)};
 }
 
 std::map<std::string, std::optional<std::string>> tool_environment(

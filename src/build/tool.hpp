@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "appose/error.hpp"
 #include "platform/unique_fd.hpp"
 
 namespace appose::detail {
@@ -88,6 +89,14 @@ ToolResult run_tool(const ToolCommand& command,
                     const std::function<void(std::string_view)>& on_error,
                     const CancelState* cancel = nullptr,
                     std::chrono::milliseconds kill_grace = std::chrono::milliseconds(2000));
+
+/// The exception for a command that ran and failed (result.exit_code != 0): the message is
+/// `<context>: \`<command line>\` exited with code N` (or `signal N`) and the tool's error
+/// output (its standard output when it wrote no errors); tool(), exit_code() and output_tail()
+/// carry the same facts for programs. `context` says what was being done, e.g. "uv build of
+/// /envs/x failed".
+BuildException tool_failure(std::string_view context, const ToolCommand& command,
+                            const ToolResult& result);
 
 /// The environment changes every tool command gets: the caller's conda, pixi, micromamba and
 /// virtualenv activation (CONDA_*, PIXI_*, MAMBA_*, CONDARC, MAMBARC, VIRTUAL_ENV,

@@ -10,9 +10,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <appose/builder.hpp>
 #include <appose/shared_memory.hpp>
+#include <appose/version.hpp>
+#include <appose/worker.hpp>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -278,12 +281,30 @@ TEST_F(CliHelp, EveryCommandHasHelpWithExamples) {
   }
 }
 
-TEST_F(CliHelp, VersionPrintsTheLibraryVersion) {
+TEST_F(CliHelp, VersionPrintsTheLibraryAndProtocolVersions) {
   ProcessResult r = cli({"--version"});
   EXPECT_EQ(r.exit_code, 0);
-  ASSERT_TRUE(r.out.starts_with("appose ") && r.out.ends_with("\n")) << r.out;
-  const std::string version = r.out.substr(7, r.out.size() - 8);
+  const std::string protocol = fmt::format(" (Appose protocol {})\n", appose::kProtocolVersion);
+  ASSERT_TRUE(r.out.starts_with("appose ") && r.out.ends_with(protocol)) << r.out;
+  const std::string version = r.out.substr(7, r.out.size() - 7 - protocol.size());
+  EXPECT_EQ(version, appose::version()) << r.out;
   EXPECT_TRUE(is_number(version) && std::count(version.begin(), version.end(), '.') == 2) << r.out;
+}
+
+TEST_F(CliHelp, HelpListsEveryExitCode) {
+  ProcessResult r = cli({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  const std::string tail = r.out.substr(r.out.find("Exit status:"));
+  for (const char* code : {"0", "1", "2", "3", "4", "5", "6", "7", "8", "130"}) {
+    const auto lines = lines_of(tail);
+    EXPECT_TRUE(std::any_of(lines.begin(), lines.end(),
+                            [&](const std::string& l) {
+                              auto w = words(l);
+                              return w.size() >= 2 && w[0] == code;
+                            }))
+        << code << " missing in:\n"
+        << tail;
+  }
 }
 
 TEST_F(CliHelp, BadUsageExits2) {
@@ -385,7 +406,7 @@ TEST_F(CliRemove, RemovesAnEnvironmentApposeBuilt) {
 
 TEST_F(CliRemove, UnknownNameSaysWhereItLooked) {
   ProcessResult r = cli({"remove", "nothere"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3);
   EXPECT_TRUE(contains(r.err, root_.string())) << r.err;
   EXPECT_TRUE(contains(r.err, "appose list")) << r.err;
 }
@@ -398,17 +419,31 @@ TEST_F(CliBuild, BadSchemeFileFailsWithOneLineError) {
              "[workspace]\nname = \"broken\"\nchannels = [\"conda-forge\"]\n"
              "platforms = [\"linux-64\"]\n[dependencies]\npython = \n");
   ProcessResult r = cli({"build", file.string()});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 4);  // the configuration is invalid
   std::vector<std::string> lines = lines_of(r.err);
   ASSERT_EQ(lines.size(), 1U) << r.err;
-  EXPECT_TRUE(contains(lines[0], "appose: error: pixi.toml: line 6")) << lines[0];
+  EXPECT_TRUE(contains(lines[0], "appose: error: " + file.string() + ": line 6")) << lines[0];
   EXPECT_FALSE(fs::exists(root_ / "broken"));
 }
 
-TEST_F(CliBuild, MissingFileFails) {
+TEST_F(CliBuild, MissingFileIsNotFound) {
   ProcessResult r = cli({"build", (root_ / "nope.yml").string()});
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_TRUE(contains(r.err, "nope.yml")) << r.err;
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_TRUE(
+      contains(r.err, "appose: error: no configuration file " + (root_ / "nope.yml").string()))
+      << r.err;
+}
+
+TEST_F(CliBuild, FileWithoutANameAsksForNameOrBase) {
+  fs::path file = root_ / "in" / "requirements.txt";
+  write_file(file, "appose==0.12.0\n");
+  ProcessResult r = cli({"build", file.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(contains(r.err, "--name NAME")) << r.err;
+  EXPECT_TRUE(contains(r.err, "--base DIR")) << r.err;
+  EXPECT_FALSE(contains(r.err, "name()")) << r.err;  // the C++ API's words
+  EXPECT_EQ(std::distance(fs::directory_iterator(root_), fs::directory_iterator()), 1)
+      << "something was built";
 }
 
 TEST_F(CliBuild, UsageErrorsExit2) {
@@ -427,7 +462,7 @@ TEST_F(CliBuild, ToolFailureShowsTheToolsErrorTail) {
   fs::permissions(fake, fs::perms::owner_all);
   ProcessResult r =
       cli({"build", "--uv", "--pypi", "nothing", "--name", "x"}, {"APPOSE_UV=" + fake.string()});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 5);  // the build failed
   std::vector<std::string> lines = lines_of(r.err);
   ASSERT_GE(lines.size(), 2U) << r.err;
   EXPECT_TRUE(contains(lines[0], "appose: error: uv build of")) << r.err;
@@ -541,21 +576,21 @@ TEST_F(CliRun, EnvironmentByNameUnderTheRoot) {
   EXPECT_EQ(r.out, "ok = true\n");
 }
 
-TEST_F(CliRun, FailingScriptExits1WithTraceback) {
+TEST_F(CliRun, FailingScriptExits6WithTraceback) {
   APPOSE_REQUIRE_PYTHON_PEER();
   ProcessResult r =
       cli({"run", peer_venv()->string(), "-e", "def f():\n    raise ValueError('boom')\nf()"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 6);
   EXPECT_TRUE(contains(r.err, "Traceback")) << r.err;
   EXPECT_TRUE(contains(r.err, "ValueError: boom")) << r.err;
   EXPECT_TRUE(contains(r.err, "appose: task failed")) << r.err;
   EXPECT_EQ(r.out, "");
 }
 
-TEST_F(CliRun, CrashExits2) {
+TEST_F(CliRun, CrashExits8) {
   APPOSE_REQUIRE_PYTHON_PEER();
   ProcessResult r = cli({"run", peer_venv()->string(), "-e", "import os; os._exit(3)"});
-  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.exit_code, 8);
   EXPECT_TRUE(contains(r.err, "exit code 3")) << r.err;
   EXPECT_TRUE(contains(r.err, "appose: worker crashed")) << r.err;
 }
@@ -568,10 +603,78 @@ TEST_F(CliRun, BadInputIsAUsageError) {
   EXPECT_EQ(cli({"run", "anything"}).exit_code, 2);  // neither SCRIPT nor -e
 }
 
-TEST_F(CliRun, MissingEnvironmentFails) {
+TEST_F(CliRun, MissingEnvironmentOrScriptIsNotFound) {
   ProcessResult r = cli({"run", "nothere", "-e", "1"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3);
   EXPECT_TRUE(contains(r.err, "no environment named \"nothere\"")) << r.err;
+  r = cli({"run", (root_ / "gone").string(), "-e", "1"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_TRUE(contains(r.err, "no environment at " + (root_ / "gone").string())) << r.err;
+  r = cli({"run", root_.string(), (root_ / "nope.py").string()});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_TRUE(contains(r.err, "no script " + (root_ / "nope.py").string())) << r.err;
+  r = cli({"run", root_.string(), "-e", "1", "--init-file", (root_ / "init.py").string()});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_TRUE(contains(r.err, "no init file")) << r.err;
+}
+
+TEST_F(CliRun, InitRunsBeforeTheTask) {
+  APPOSE_REQUIRE_PYTHON_PEER();
+  // The init script runs in the worker's global scope before the first task, as
+  // Service::init() says; a module it imports (here, one it makes) is there for the task.
+  ProcessResult r = cli({"run", peer_venv()->string(), "--init",
+                         "import sys, types\nm = types.ModuleType('cli_init')\nm.value = 42\n"
+                         "sys.modules['cli_init'] = m",
+                         "-e", "import cli_init\ntask.outputs['v'] = cli_init.value"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "v = 42\n");
+
+  fs::path init = root_ / "init.py";
+  write_file(init,
+             "import sys, types\nm = types.ModuleType('cli_init')\nm.value = 'file'\n"
+             "sys.modules['cli_init'] = m\n");
+  r = cli({"run", peer_venv()->string(), "--init-file", init.string(), "-e",
+           "import cli_init\ntask.outputs['v'] = cli_init.value"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "v = file\n");
+
+  // Without --init the module is not there: the output above came from the init script.
+  r = cli({"run", peer_venv()->string(), "-e", "import cli_init"});
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+  EXPECT_TRUE(contains(r.err, "No module named 'cli_init'")) << r.err;
+  EXPECT_EQ(cli({"run", "x", "-e", "1", "--init", "a", "--init-file", "b"}).exit_code, 2);
+}
+
+TEST_F(CliRun, WorkerObjectOutputIsAnErrorWithAdvice) {
+  APPOSE_REQUIRE_PYTHON_PEER();
+  // numpy.ndarray is not JSON: appose-python's worker keeps it and sends a worker_object
+  // reference, which is dead once `run` has closed the worker.
+  ProcessResult r = cli({"run", peer_venv()->string(), "--json", "-e",
+                         "import numpy\ntask.outputs['n'] = 1\n"
+                         "task.outputs['arr'] = numpy.arange(3)"});
+  EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_FALSE(contains(r.out + r.err, "_appose_auto_")) << r.err;
+  EXPECT_TRUE(contains(r.err,
+                       "appose: error: output 'arr' is an object the worker could not "
+                       "encode"))
+      << r.err;
+  EXPECT_TRUE(contains(r.err, "appose.NDArray(")) << r.err;
+  EXPECT_TRUE(contains(r.err, "task.outputs['arr'] = nd")) << r.err;
+
+  // Deep inside an output, and without --json: the same, with where it is.
+  r = cli({"run", peer_venv()->string(), "-e",
+           "import numpy\ntask.outputs['d'] = {'x': [1, numpy.arange(2)]}"});
+  EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
+  EXPECT_TRUE(contains(r.err, "output 'd' (at d.x[1])")) << r.err;
+
+  // The advice works: an NDArray comes back as data.
+  r = cli({"run", peer_venv()->string(), "--json", "-e",
+           "import appose, numpy\na = numpy.arange(3)\n"
+           "nd = appose.NDArray(str(a.dtype), list(a.shape))\nnd.ndarray()[...] = a\n"
+           "task.outputs['arr'] = nd"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(contains(r.out, "\"appose_type\":\"ndarray\"")) << r.out;
 }
 
 constexpr const char* kProgressScript =
@@ -628,6 +731,39 @@ TEST_F(CliDoctor, JsonReportsSharedMemoryOk) {
     EXPECT_EQ(j["ok"], true);
     EXPECT_EQ(check("uv")["status"], "ok") << r.out;
     EXPECT_TRUE(contains(check("uv")["detail"].get<std::string>(), "$APPOSE_UV")) << r.out;
+  }
+}
+
+TEST_F(CliDoctor, MissingToolsAreDownloadedNotInstalledByHand) {
+  // No variable, no cache under the fresh root, nothing on this PATH: the library downloads
+  // each tool on first use, so doctor must not ask for an installation.
+  ProcessResult r = cli({"doctor", "--json", "--timeout", "30"},
+                        {"APPOSE_PIXI=", "APPOSE_MICROMAMBA=", "APPOSE_UV=", "PATH=/nonexistent"});
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  struct Tool {
+    std::string name, cache, variable;
+  };
+  const std::vector<Tool> tools{{"pixi", ".pixi/bin/pixi", "APPOSE_PIXI"},
+                                {"micromamba", ".mamba/bin/micromamba", "APPOSE_MICROMAMBA"},
+                                {"uv", ".uv/bin/uv", "APPOSE_UV"}};
+  for (const auto& [name, cache, variable] : tools) {
+    nlohmann::json check;
+    for (const auto& c : j["checks"])
+      if (c["name"] == name) check = c;
+    ASSERT_FALSE(check.is_null()) << name << " in " << r.out;
+    const std::string detail = check["detail"].get<std::string>();
+    EXPECT_EQ(check["status"], "ok") << check;
+    EXPECT_TRUE(check["fix"].is_null()) << check;
+    EXPECT_TRUE(contains(
+        detail, "the first " + name + " build downloads it into " + (root_ / cache).string()))
+        << detail;
+    EXPECT_TRUE(contains(detail, "$" + variable + " or the builder's executable()")) << detail;
+    EXPECT_FALSE(contains(detail, "install " + name)) << detail;  // by hand: the old advice
+  }
+  for (const auto& c : j["checks"]) {
+    if (c["name"] == "builders") {
+      EXPECT_EQ(c["status"], "ok") << c;
+    }
   }
 }
 
@@ -704,7 +840,7 @@ TEST_F(CliInterrupt, FirstCtrlCCancelsTheTask) {
   ::kill(p.pid(), SIGINT);
   std::optional<int> code = p.finish(60s);
   ASSERT_TRUE(code.has_value()) << p.output();
-  EXPECT_EQ(*code, 1) << p.output();
+  EXPECT_EQ(*code, 7) << p.output();
   EXPECT_TRUE(contains(p.output(), "appose: task canceled")) << p.output();
 }
 

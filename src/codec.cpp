@@ -407,6 +407,12 @@ class Writer {
 
   void ndarray(const NDArray& a) {
     if (!a) throw ProtocolError(fmt::format("cannot send an empty NDArray at {}", where()));
+    if (a.dtype() == DType::float16 && !options_.float16_arrays) {
+      throw ProtocolError(fmt::format(
+          "cannot send the float16 array at {}: this worker cannot decode float16 arrays; "
+          "convert it to float32 first",
+          where()));
+    }
     out_ += R"({"appose_type":"ndarray","dtype":)";
     string(dtype_name(a.dtype()));
     out_ += R"(,"shape":[)";

@@ -28,6 +28,9 @@ enum class NonFinite : std::uint8_t {
 
 struct WriteOptions {
   NonFinite non_finite = NonFinite::python_tokens;
+  /// Whether the reader decodes float16 arrays. appose-java cannot (the line becomes invalid
+  /// and the task hangs there), so for it such an array is a ProtocolError naming its path.
+  bool float16_arrays = true;
 };
 
 /// Writes `value` as compact JSON (separators "," and ":"), ASCII only: every code point above

@@ -252,6 +252,8 @@ codec::WriteOptions ServiceImpl::write_options() const {
   // task hanging: refuse such values at the source instead.
   options.non_finite = config_.kind == WorkerKind::groovy ? codec::NonFinite::refuse
                                                           : codec::NonFinite::python_tokens;
+  // appose-java cannot decode float16 either (the line is dropped, the task would hang).
+  options.float16_arrays = config_.kind != WorkerKind::groovy;
   return options;
 }
 

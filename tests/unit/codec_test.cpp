@@ -176,7 +176,7 @@ TEST(Write, NonFinitePolicy) {
   EXPECT_FALSE(has_non_finite(Value(Args{{"a", Array{1.0, 2, "NaN"}}})));
   EXPECT_TRUE(has_non_finite(Value(Array{Array{1.0, Array{-kInf}}})));
 
-  WriteOptions refuse{.non_finite = NonFinite::refuse};
+  WriteOptions refuse{.non_finite = NonFinite::refuse, .float16_arrays = true};
   Request r{.task = "t1", .type = RequestType::EXECUTE, .script = "s", .inputs = {}, .queue = {}};
   r.inputs["info"] = info;
   std::string m = message_of<ProtocolError>([&] { (void)encode_request(r, refuse); });
@@ -1097,6 +1097,17 @@ TEST(PostTwelve, ReplyEncodesWithoutATask) {
   reply_as_request.type = RequestType::REPLY;
   EXPECT_THAT(message_of<ProtocolError>([&] { (void)encode_request(reply_as_request); }),
               HasSubstr("encode_reply"));
+}
+
+TEST(PostTwelve, Float16ArraysAreRefusedForReadersThatCannotDecodeThem) {
+  NDArray half(DType::float16, {2});
+  Args inputs{{"img", Array{Value(half)}}};
+  EXPECT_THAT(write(Value(inputs)), HasSubstr(R"("dtype":"float16")"));
+  WriteOptions java;
+  java.float16_arrays = false;
+  EXPECT_THAT(message_of<ProtocolError>([&] { (void)write(Value(inputs), java); }),
+              HasSubstr("float16 array at img[0]"));
+  EXPECT_THAT(write(Value(NDArray(DType::float32, {2})), java), HasSubstr("float32"));
 }
 
 TEST(PostTwelve, SameProtocolComparesMajorMinor) {

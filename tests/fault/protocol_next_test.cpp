@@ -36,32 +36,41 @@ TaskStatus finish(Task& task) {
   return task.status();
 }
 
-/// The REPLY line the worker received, as it sent it back.
-Args reply_of(const Task& task) {
+/// Runs a task that makes a CALL; returns the `error` of the REPLY the worker got (the worker
+/// completes with that REPLY line as its output), after checking that it answers that CALL.
+std::string reply_error(Service& service, const std::string& script) {
+  Task task = service.task(script);
+  if (finish(task) != TaskStatus::COMPLETE) {
+    ADD_FAILURE() << script << ": " << task.error().value_or("no REPLY, the task is pending");
+    return {};
+  }
   Args outputs = task.outputs();
   const Value* reply = outputs.find("reply");
   if (reply == nullptr || !reply->is_object()) {
     ADD_FAILURE() << "no REPLY came back";
     return {};
   }
-  return reply->as_object();
+  const Args& r = reply->as_object();
+  EXPECT_EQ(r.at("requestType"), Value("REPLY"));
+  EXPECT_EQ(r.at("call"), Value("call-" + task.id()));
+  EXPECT_EQ(r.find("task"), nullptr) << "a REPLY carries no task";
+  const Value* error = r.find("error");
+  if (error == nullptr || !error->is_string()) {
+    ADD_FAILURE() << "a REPLY without an error";
+    return {};
+  }
+  return error->get<std::string>();
 }
 
 TEST(ProtocolNext, CallGetsAnErrorReplyAndTheTaskCompletes) {
   test::Lines debug;
   Service service = worker();
   service.debug(debug.sink());
-  Task task = service.task("call");
-  ASSERT_EQ(finish(task), TaskStatus::COMPLETE) << task.error().value_or("");
-  Args reply = reply_of(task);
-  EXPECT_EQ(reply.at("requestType"), Value("REPLY"));
-  EXPECT_EQ(reply.at("call"), Value("call-" + task.id()));
-  EXPECT_EQ(reply.find("task"), nullptr) << "a REPLY carries no task";
-  ASSERT_NE(reply.find("error"), nullptr);
-  EXPECT_THAT(reply.at("error").get<std::string>(), HasSubstr("exports no service objects"));
-  EXPECT_THAT(reply.at("error").get<std::string>(), HasSubstr("_appose_service_0"));
+  const std::string error = reply_error(service, "call");
+  EXPECT_THAT(error, HasSubstr("exports no service objects"));
+  EXPECT_THAT(error, HasSubstr("_appose_service_0"));
   EXPECT_TRUE(service.invalid_lines().empty());
-  EXPECT_TRUE(debug.wait_for({"CALL call-" + task.id(), "op 'get'"}));
+  EXPECT_TRUE(debug.wait_for({"CALL call-", "op 'get' on '_appose_service_0'"}));
   // The worker goes on serving.
   Task after = service.task("ok", {{"n", 4}});
   EXPECT_EQ(finish(after), TaskStatus::COMPLETE);
@@ -71,13 +80,10 @@ TEST(ProtocolNext, UndecodableCallStillGetsAReply) {
   test::Lines debug;
   Service service = worker();
   service.debug(debug.sink());
-  Task task = service.task("bad_call");
-  ASSERT_EQ(finish(task), TaskStatus::COMPLETE) << task.error().value_or("");
-  Args reply = reply_of(task);
-  EXPECT_EQ(reply.at("call"), Value("call-" + task.id()));
-  ASSERT_NE(reply.find("error"), nullptr);
-  EXPECT_THAT(reply.at("error").get<std::string>(), HasSubstr("could not decode the CALL"));
-  EXPECT_THAT(reply.at("error").get<std::string>(), HasSubstr("names no service object"));
+  const std::string error = reply_error(service, "bad_call");
+  EXPECT_THAT(error, HasSubstr("could not decode the CALL"));
+  EXPECT_THAT(error, HasSubstr("names no service object"));
+  EXPECT_TRUE(service.invalid_lines().empty());
   EXPECT_TRUE(debug.wait_for({"Undecodable CALL"}));
 }
 

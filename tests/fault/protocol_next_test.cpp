@@ -156,6 +156,21 @@ TEST(ProtocolNext, RegionOutputDecodesToItsBytesAndEncodesBackUnchanged) {
                 block.name() + R"(","rsize":64,"offset":8,"length":4}})");
 }
 
+// A region of a block the task's own inputs hold comes back through the input's handle (the
+// host keeps owning it), viewing the region the worker named.
+TEST(ProtocolNext, RegionOfAnInputBlockKeepsItsRegionAndOwner) {
+  SharedMemory block = numbered_block();
+  Service service = worker();
+  Task task = service.task("region " + block.name() + " 16 2", {{"blk", block}});
+  ASSERT_EQ(finish(task), TaskStatus::COMPLETE) << task.error().value_or("");
+  NDArray a = task.outputs().at("a").get<NDArray>();
+  EXPECT_EQ(a.shm().offset(), 16U);
+  ASSERT_EQ(a.bytes().size(), 2U);
+  EXPECT_EQ(a.bytes()[0], std::byte{116});
+  EXPECT_EQ(a.bytes().data(), block.bytes().data() + 16) << "the input's own mapping";
+  EXPECT_TRUE(a.shm().created()) << "the input's handle, not a second attachment";
+}
+
 TEST(ProtocolNext, BadRegionFailsItsTaskOnly) {
   SharedMemory block = numbered_block();
   Service service = worker();

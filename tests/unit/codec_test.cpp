@@ -1174,6 +1174,7 @@ TEST(PostTwelve, RegionsDecodeToTheirBytesAndEncodeBackUnchanged) {
   EXPECT_EQ(a.span<std::uint16_t>()[0], 16 | (17 << 8)) << "little-endian uint16 at byte 16";
   EXPECT_EQ(a.span<std::uint16_t>().size(), 6U);
   EXPECT_EQ(write(av), array_text);
+  EXPECT_EQ(av.to_json().dump(), array_text) << "Value::to_json() keeps the region too";
   // Inside a message, among other outputs.
   const std::string line = R"({"outputs":{"a":)" + array_text +
                            R"(,"k":1},"task":"t",)"

@@ -1502,6 +1502,12 @@ Reply to_reply(Args message) {
   return r;
 }
 
+bool known_without_task(const Args& message) {
+  const Value* type = message.find("responseType");
+  return message.find("task") == nullptr && type != nullptr && type->is_string() &&
+         parse_response_type(std::get<std::string>(type->variant())).has_value();
+}
+
 std::optional<std::string> call_id(const Args& message) {
   const Value* type = message.find("responseType");
   const Value* call = message.find("call");

@@ -138,6 +138,10 @@ Response to_response(Args message);
 /// a worker blocks until its CALL is answered, so the service replies to any CALL it can
 /// address. nullopt when the message is no CALL or its `call` is not a string.
 std::optional<std::string> call_id(const Args& message);
+/// Whether `message` names a known `responseType` and has no `task` key (HELLO, CALL,
+/// RELEASE, or a task-less line of another type): such a line concerns no task, so a service
+/// that cannot decode it only reports it rather than filing it with the invalid lines.
+bool known_without_task(const Args& message);
 
 /// Turns `appose_type` objects at any depth into live objects: `shm` and `ndarray` attach to
 /// their blocks (SharedMemory::attach), `worker_object` calls `make_worker_object` (or, if it

@@ -561,6 +561,12 @@ void ServiceImpl::handle_stdout_line(std::string_view line) {
         reply_error(*call, fmt::format("The service could not decode the CALL: {}", e.what()));
         continue;
       }
+      if (codec::known_without_task(message)) {
+        // A post-0.12 line (RELEASE, HELLO, ...) that concerns no task: reported, not invalid.
+        debug_service(fmt::format("Task-less message ignored: {} ({})",
+                                  codec::write(Value(message)), e.what()));
+        continue;
+      }
       record_invalid(codec::write(Value(std::move(message))), e.what());
       continue;
     }

@@ -96,6 +96,8 @@ TEST(ProtocolNext, ReleaseIsNoInvalidLine) {
   EXPECT_TRUE(service.invalid_lines().empty())
       << "RELEASE recorded as invalid: " << service.invalid_lines().at(0);
   EXPECT_TRUE(debug.wait_for({"RELEASE of 1 region(s)", "psm_00000000"}));
+  // A malformed one concerns no task either: reported, not filed as invalid.
+  EXPECT_TRUE(debug.wait_for({"Task-less message ignored", "psm_00000001", "'regions'"}));
 }
 
 TEST(ProtocolNext, HelloOfAnotherMajorMinorIsReportedNotRefused) {

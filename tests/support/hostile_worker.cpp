@@ -21,7 +21,7 @@
 // - script "call" / "bad_call": LAUNCH, then a CALL (a valid one, or one with a call id but no
 //   `var` and a numeric `op`), and the task waits, as upstream's worker does, until the REPLY
 //   with that call id comes; then COMPLETION with {"reply": <the REPLY line>};
-// - script "release": a RELEASE line, then LAUNCH and COMPLETION;
+// - script "release": a RELEASE line and a malformed one, then LAUNCH and COMPLETION;
 // - script "region <block> <offset> <length>": COMPLETION with a uint8 array of `length`
 //   elements over that region of the 64-byte block, written by hand (not by appose's encoder).
 
@@ -189,6 +189,7 @@ bool post_twelve(const std::string& id, const std::string& script) {
   }
   if (script == "release") {
     respond(R"({"responseType":"RELEASE","regions":[{"name":"psm_00000000","offset":4096}]})");
+    respond(R"({"responseType":"RELEASE","regions":"psm_00000001"})");  // malformed
     answer_normally(id, 0);
     return true;
   }

@@ -1071,6 +1071,13 @@ TEST(PostTwelve, BadCallsAreRefusedButKeepTheirCallId) {
   EXPECT_EQ(call_id(no_id), std::nullopt);
   EXPECT_EQ(call_id(split_line(R"({"responseType":"UPDATE","call":"c1"})").messages[0]),
             std::nullopt);
+  // Task-less lines of a known type concern no task (the service only reports them).
+  EXPECT_TRUE(known_without_task(no_id));
+  EXPECT_TRUE(
+      known_without_task(split_line(R"({"responseType":"RELEASE","regions":5})").messages[0]));
+  EXPECT_FALSE(known_without_task(split_line(R"({"responseType":"BOGUS"})").messages[0]));
+  EXPECT_FALSE(known_without_task(
+      split_line(R"({"task":"t","responseType":"UPDATE","current":"x"})").messages[0]));
   EXPECT_THAT(
       message_of<ProtocolError>([&] {
         (void)to_response(

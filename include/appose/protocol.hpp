@@ -9,14 +9,15 @@
 #include <string_view>
 
 #include "appose/export.hpp"
+#include "appose/version.hpp"
 
 namespace appose {
 
 /// The Appose protocol version this library speaks, in both roles: a C++ worker announces it in
 /// its HELLO line, and a service compares a worker's HELLO against it (major.minor only). One
 /// constant for both, so that they can never disagree. Upstream's next release may be 0.12.1 or
-/// 0.13: this is the one place to change when appose-cpp follows it.
-inline constexpr std::string_view kProtocolVersion = "0.12.0";
+/// 0.13, so it is a build setting: CMake's APPOSE_PROTOCOL_VERSION (default 0.12.0).
+inline constexpr std::string_view kProtocolVersion = APPOSE_PROTOCOL_VERSION_STRING;
 
 /// What a service asks of a worker.
 enum class RequestType : std::uint8_t {

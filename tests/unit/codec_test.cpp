@@ -1129,6 +1129,8 @@ TEST(PostTwelve, SameProtocolComparesMajorMinor) {
   EXPECT_FALSE(same_protocol("v0.12.0", "v0.12.0"));
   EXPECT_FALSE(same_protocol("0.x", "0.x"));
   EXPECT_TRUE(same_protocol(kProtocolVersion, kProtocolVersion));
+  // The generation in appose/version.hpp comes from the same build setting.
+  EXPECT_TRUE(same_protocol(protocol_generation(), kProtocolVersion));
 }
 
 /// A block whose byte i holds i, for region tests.

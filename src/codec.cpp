@@ -390,11 +390,29 @@ class Writer {
     string(s.name());
     out_ += R"(,"rsize":)";
     integer(static_cast<std::uint64_t>(s.rsize()));
+    // A region is written field by field as it was given (docs/protocol.md): a reference that
+    // came over the wire goes back byte for byte.
+    const ShmRegion& region = s.region();
+    if (region.offset) {
+      out_ += R"(,"offset":)";
+      integer(static_cast<std::uint64_t>(*region.offset));
+    }
+    if (region.length) {
+      out_ += R"(,"length":)";
+      integer(static_cast<std::uint64_t>(*region.length));
+    }
+    if (region.managed) out_ += *region.managed ? R"(,"managed":true)" : R"(,"managed":false)";
     out_ += '}';
   }
 
   void ndarray(const NDArray& a) {
     if (!a) throw ProtocolError(fmt::format("cannot send an empty NDArray at {}", where()));
+    if (a.dtype() == DType::float16 && !options_.float16_arrays) {
+      throw ProtocolError(fmt::format(
+          "cannot send the float16 array at {}: this worker cannot decode float16 arrays; "
+          "convert it to float32 first",
+          where()));
+    }
     out_ += R"({"appose_type":"ndarray","dtype":)";
     string(dtype_name(a.dtype()));
     out_ += R"(,"shape":[)";
@@ -1032,11 +1050,33 @@ class Resolver {
     }
   }
 
+  std::size_t optional_size(const Args& o, std::string_view key) const {
+    std::uint64_t n = size_field(o.find(key), "shm", key);
+    if (n > std::numeric_limits<std::size_t>::max()) {
+      malformed("shm", fmt::format("'{}' is too large", key));
+    }
+    return static_cast<std::size_t>(n);
+  }
+
   SharedMemory shm(const Args& o) const {
     std::string name = string_field(o, "shm", "name");
-    std::uint64_t rsize = size_field(o.find("rsize"), "shm", "rsize");
-    if (rsize > std::numeric_limits<std::size_t>::max()) malformed("shm", "'rsize' is too large");
-    return SharedMemory::attach(name, static_cast<std::size_t>(rsize));
+    const std::size_t rsize = optional_size(o, "rsize");
+    // After 0.12 a reference may name a region of the block (docs/protocol.md).
+    ShmRegion region;
+    if (o.find("offset") != nullptr) region.offset = optional_size(o, "offset");
+    if (o.find("length") != nullptr) region.length = optional_size(o, "length");
+    if (const Value* managed = o.find("managed")) {
+      if (managed->kind() != Value::Kind::boolean) {
+        malformed("shm", fmt::format("'managed' is {}, not a boolean", describe(*managed)));
+      }
+      region.managed = std::get<bool>(managed->variant());
+    }
+    SharedMemory block = SharedMemory::attach(name, rsize);
+    try {
+      return block.with_region(region);
+    } catch (const Error& e) {
+      malformed("shm", e.what());
+    }
   }
 
   NDArray ndarray(Args& o) {
@@ -1156,14 +1196,122 @@ void write_execute_body(Writer& w, std::string& out, std::string_view script, co
   }
 }
 
+/// CALL and RELEASE (after 0.12): `responseType` first, then the fields in the order of
+/// upstream's examples.
+void write_taskless(Writer& w, std::string& out, const Response& r) {
+  out += R"({"responseType":)";
+  w.string(to_string(r.type));
+  if (r.type == ResponseType::CALL) {
+    out += R"(,"call":)";
+    w.string(r.call);
+    out += R"(,"var":)";
+    w.string(r.var);
+    out += R"(,"op":)";
+    w.string(r.op);
+    if (r.name) {
+      out += R"(,"name":)";
+      w.string(*r.name);
+    }
+    if (r.op == "call") {
+      out += R"(,"args":)";
+      w.push_key("args");
+      w.value(Value(r.args));
+      w.pop();
+    }
+  } else {
+    out += R"(,"regions":[)";
+    for (std::size_t i = 0; i < r.regions.size(); ++i) {
+      if (i != 0) out += ',';
+      out += R"({"name":)";
+      w.string(r.regions[i].name);
+      out += R"(,"offset":)";
+      out += std::to_string(r.regions[i].offset);
+      out += '}';
+    }
+    out += ']';
+  }
+  out += '}';
+}
+
+/// The fields of a CALL; `r.call` is set already.
+void read_call(Args& message, Response& r) {
+  const std::string what = fmt::format("CALL {}", sanitize_utf8(r.call));
+  std::optional<std::string> var = take_string(message, "var", what);
+  if (!var) throw ProtocolError(fmt::format("{} names no service object ('var')", what));
+  r.var = std::move(*var);
+  std::optional<std::string> op = take_string(message, "op", what);
+  if (!op || (*op != "get" && *op != "call" && *op != "dir")) {
+    throw ProtocolError(fmt::format("{} has {} 'op': it must be \"get\", \"call\" or \"dir\"", what,
+                                    op ? "an unknown" : "no"));
+  }
+  r.op = std::move(*op);
+  r.name = take_string(message, "name", what);
+  if (r.op == "get" && !r.name)
+    throw ProtocolError(fmt::format("{}: op 'get' needs a 'name'", what));
+  if (r.op != "get" && r.name) {
+    throw ProtocolError(fmt::format("{}: 'name' goes only with op 'get'", what));
+  }
+  if (Value* args = message.find("args"); args != nullptr && !args->is_null()) {
+    if (r.op != "call")
+      throw ProtocolError(fmt::format("{}: 'args' goes only with op 'call'", what));
+    if (!args->is_array()) wrong_type(what, "args", "an array", *args);
+    r.args = std::move(args->as_array());
+  }
+}
+
+/// The regions of a RELEASE: `[{"name":..., "offset":...}, ...]`.
+void read_release(Args& message, Response& r) {
+  constexpr std::string_view what = "RELEASE";
+  Value* regions = message.find("regions");
+  if (regions == nullptr || regions->is_null()) return;
+  if (!regions->is_array()) wrong_type(what, "regions", "an array", *regions);
+  for (Value& entry : regions->as_array()) {
+    if (!entry.is_object()) wrong_type(what, "regions[]", "an object", entry);
+    Args& o = entry.as_object();
+    std::optional<std::string> name = take_string(o, "name", what);
+    if (!name) throw ProtocolError("RELEASE: a region without a block 'name'");
+    ReleasedRegion region{std::move(*name), 0};
+    if (Value* offset = o.find("offset"); offset != nullptr && !offset->is_null()) {
+      try {
+        region.offset = offset->get<std::uint64_t>();
+      } catch (const TypeError&) {
+        wrong_type(what, "offset", "a non-negative integer", *offset);
+      }
+    }
+    r.regions.push_back(std::move(region));
+  }
+}
+
 }  // namespace
 
 std::string encode_request(const Request& request, const WriteOptions& options) {
   std::string out;
   Writer w(out, options);
+  if (request.type == RequestType::REPLY) {
+    throw ProtocolError("a REPLY carries a call id, not a task: write it with encode_reply()");
+  }
   write_request_head(w, out, request.task, request.type);
   if (request.type == RequestType::EXECUTE) {
     write_execute_body(w, out, request.script, request.inputs, request.queue);
+  }
+  out += '}';
+  return out;
+}
+
+std::string encode_reply(const Reply& reply, const WriteOptions& options) {
+  std::string out;
+  Writer w(out, options);
+  // Upstream's REPLY (after 0.12) answers a CALL and carries no task.
+  out += R"({"requestType":"REPLY","call":)";
+  w.string(reply.call);
+  if (reply.error) {
+    out += R"(,"error":)";
+    w.string(*reply.error);
+  } else {
+    out += R"(,"result":)";
+    w.push_key("result");
+    w.value(reply.result.value_or(Value()));
+    w.pop();
   }
   out += '}';
   return out;
@@ -1197,6 +1345,10 @@ std::string encode_response(const Response& response, const WriteOptions& option
       w.string(*response.version);
     }
     out += '}';
+    return out;
+  }
+  if (response.type == ResponseType::CALL || response.type == ResponseType::RELEASE) {
+    write_taskless(w, out, response);
     return out;
   }
   if (!response.task) {
@@ -1260,6 +1412,12 @@ std::string encode_response(const Response& response, const WriteOptions& option
 
 Request to_request(Args message) {
   constexpr std::string_view what = "request";
+  if (const Value* t = message.find("requestType");
+      t != nullptr && t->is_string() && std::get<std::string>(t->variant()) == "REPLY") {
+    Request reply;  // no task: the caller reads its fields with to_reply()
+    reply.type = RequestType::REPLY;
+    return reply;
+  }
   Request r;
   std::optional<std::string> task = take_string(message, "task", what);
   if (!task) throw ProtocolError("request without a 'task' id");
@@ -1319,10 +1477,47 @@ Response to_response(Args message) {
       r.implementation = take_string(message, "implementation", what);
       r.version = take_string(message, "version", what);
       break;
+    case ResponseType::CALL: {
+      std::optional<std::string> call = take_string(message, "call", what);
+      if (!call) throw ProtocolError("CALL without a 'call' id, so it cannot be answered");
+      r.call = std::move(*call);
+      read_call(message, r);
+      break;
+    }
+    case ResponseType::RELEASE:
+      read_release(message, r);
+      break;
     default:
       break;
   }
   return r;
+}
+
+Reply to_reply(Args message) {
+  constexpr std::string_view what = "REPLY request";
+  Reply r;
+  std::optional<std::string> call = take_string(message, "call", what);
+  if (!call) throw ProtocolError("REPLY request without a 'call' id");
+  r.call = std::move(*call);
+  r.error = take_string(message, "error", what);
+  if (Value* result = message.find("result")) r.result = std::move(*result);
+  return r;
+}
+
+bool known_without_task(const Args& message) {
+  const Value* type = message.find("responseType");
+  return message.find("task") == nullptr && type != nullptr && type->is_string() &&
+         parse_response_type(std::get<std::string>(type->variant())).has_value();
+}
+
+std::optional<std::string> call_id(const Args& message) {
+  const Value* type = message.find("responseType");
+  const Value* call = message.find("call");
+  if (type == nullptr || !type->is_string() || call == nullptr || !call->is_string()) {
+    return std::nullopt;
+  }
+  if (std::get<std::string>(type->variant()) != "CALL") return std::nullopt;
+  return std::get<std::string>(call->variant());
 }
 
 Value resolve(Value value,

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <cstdint>
 #include <limits>
 #include <utility>
 
@@ -19,7 +21,7 @@ struct DTypeInfo {
 };
 
 // Indexed by the enum's value.
-constexpr std::array<DTypeInfo, 13> dtype_table = {{
+constexpr std::array<DTypeInfo, 14> dtype_table = {{
     {DType::int8, "int8", 1},
     {DType::int16, "int16", 2},
     {DType::int32, "int32", 4},
@@ -28,6 +30,7 @@ constexpr std::array<DTypeInfo, 13> dtype_table = {{
     {DType::uint16, "uint16", 2},
     {DType::uint32, "uint32", 4},
     {DType::uint64, "uint64", 8},
+    {DType::float16, "float16", 2},
     {DType::float32, "float32", 4},
     {DType::float64, "float64", 8},
     {DType::complex64, "complex64", 8},
@@ -133,11 +136,14 @@ NDArray::NDArray(DType dtype, Shape shape, SharedMemory shm) {
   if (shm.closed()) {
     throw Error(fmt::format("shared memory block '{}' is closed", shm.name()));
   }
-  if (shm.rsize() < bytes) {
-    throw Error(
-        fmt::format("shared memory block '{}' holds {} bytes, but a {} array of shape {} "
-                    "needs {} bytes",
-                    shm.name(), shm.rsize(), dtype_name(dtype), describe(shape), bytes));
+  if (shm.length() < bytes) {
+    const std::string where =
+        shm.region() == ShmRegion{}
+            ? fmt::format("shared memory block '{}' holds {} bytes", shm.name(), shm.rsize())
+            : fmt::format("the region of shared memory block '{}' at offset {} holds {} bytes",
+                          shm.name(), shm.offset(), shm.length());
+    throw Error(fmt::format("{}, but a {} array of shape {} needs {} bytes", where,
+                            dtype_name(dtype), describe(shape), bytes));
   }
   impl_ = std::make_shared<detail::NDArrayImpl>(
       detail::NDArrayImpl{dtype, std::move(shape), std::move(shm), bytes});
@@ -175,7 +181,7 @@ std::size_t NDArray::byte_size() const {
 
 std::span<std::byte> NDArray::bytes() const {
   if (!impl_) throw_empty_ndarray();
-  return impl_->shm.bytes().first(impl_->byte_size);
+  return impl_->shm.region_bytes().first(impl_->byte_size);
 }
 
 void NDArray::check_element_type(DType requested) const {
@@ -187,11 +193,46 @@ void NDArray::check_element_type(DType requested) const {
   }
 }
 
+void NDArray::check_alignment(const std::byte* data, std::size_t alignment) const {
+  if (reinterpret_cast<std::uintptr_t>(data) % alignment != 0) {
+    throw Error(
+        fmt::format("the {} elements of this NDArray start at offset {} of block '{}', "
+                    "which is not a multiple of {}: span<T>() cannot view them; copy "
+                    "them out through bytes() instead",
+                    dtype_name(dtype()), impl_->shm.offset(), impl_->shm.name(), alignment));
+  }
+}
+
 bool operator==(const NDArray& a, const NDArray& b) {
   if (a.impl_ == b.impl_) return true;
   if (!a.impl_ || !b.impl_) return false;
   return a.impl_->dtype == b.impl_->dtype && a.impl_->shape == b.impl_->shape &&
-         a.impl_->shm.name() == b.impl_->shm.name();
+         a.impl_->shm.name() == b.impl_->shm.name() &&
+         a.impl_->shm.offset() == b.impl_->shm.offset();
+}
+
+float to_float(Float16Bits half) noexcept {
+  const auto h = static_cast<std::uint32_t>(half);
+  const std::uint32_t sign = (h & 0x8000U) << 16U;
+  const std::uint32_t exponent = (h >> 10U) & 0x1FU;
+  std::uint32_t mantissa = h & 0x3FFU;
+  std::uint32_t bits = 0;
+  if (exponent == 0x1FU) {
+    bits = sign | 0x7F800000U | (mantissa << 13U);  // infinity, or NaN keeping its payload
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112U) << 23U) | (mantissa << 13U);  // rebias 15 -> 127
+  } else if (mantissa != 0) {
+    // Subnormal half: normalise; each shift lowers the float exponent by one.
+    std::uint32_t e = 113U;
+    while ((mantissa & 0x400U) == 0) {
+      mantissa <<= 1U;
+      --e;
+    }
+    bits = sign | (e << 23U) | ((mantissa & 0x3FFU) << 13U);
+  } else {
+    bits = sign;  // signed zero
+  }
+  return std::bit_cast<float>(bits);
 }
 
 }  // namespace appose

@@ -252,6 +252,8 @@ codec::WriteOptions ServiceImpl::write_options() const {
   // task hanging: refuse such values at the source instead.
   options.non_finite = config_.kind == WorkerKind::groovy ? codec::NonFinite::refuse
                                                           : codec::NonFinite::python_tokens;
+  // appose-java cannot decode float16 either (the line is dropped, the task would hang).
+  options.float16_arrays = config_.kind != WorkerKind::groovy;
   return options;
 }
 
@@ -552,13 +554,37 @@ void ServiceImpl::handle_stdout_line(std::string_view line) {
     try {
       response = codec::to_response(message);
     } catch (const std::exception& e) {
+      if (auto call = codec::call_id(message)) {
+        // The worker blocks until its CALL is answered: answer even one that cannot be read.
+        debug_service(
+            fmt::format("Undecodable CALL: {} ({})", codec::write(Value(message)), e.what()));
+        reply_error(*call, fmt::format("The service could not decode the CALL: {}", e.what()));
+        continue;
+      }
+      if (codec::known_without_task(message)) {
+        // A post-0.12 line (RELEASE, HELLO, ...) that concerns no task: reported, not invalid.
+        debug_service(fmt::format("Task-less message ignored: {} ({})",
+                                  codec::write(Value(message)), e.what()));
+        continue;
+      }
       record_invalid(codec::write(Value(std::move(message))), e.what());
       continue;
     }
     if (response.type == ResponseType::HELLO) {
-      std::lock_guard lock(mu_);
-      worker_info_ =
-          WorkerInfo{response.implementation.value_or(""), response.version.value_or("")};
+      handle_hello(response);
+      continue;
+    }
+    if (response.type == ResponseType::CALL) {
+      debug_service(
+          fmt::format("CALL {}: op '{}' on '{}'", response.call, response.op, response.var));
+      reply_error(response.call, unsupported_call(response));
+      continue;
+    }
+    if (response.type == ResponseType::RELEASE) {
+      // Nothing here hands out managed regions yet (no `_appose_allocate`), so there is no
+      // count to lower; unknown regions are ignored, as upstream's service does.
+      debug_service(fmt::format("RELEASE of {} region(s), none of them managed here: {}",
+                                response.regions.size(), codec::write(Value(message))));
       continue;
     }
     if (!response.task) {
@@ -578,6 +604,50 @@ void ServiceImpl::handle_stdout_line(std::string_view line) {
     auto applied = task->handle(std::move(response));
     TaskImpl::release(std::move(task), applied);
   }
+}
+
+void ServiceImpl::handle_hello(const codec::Response& hello) {
+  WorkerInfo info{hello.implementation.value_or(""), hello.version.value_or(""), false,
+                  std::string(kProtocolVersion)};
+  info.compatible = same_protocol(info.version, info.service_version);
+  if (!info.compatible) {
+    // Upstream's service kills such a worker; this one carries on (0.12 workers send no HELLO,
+    // so a check could not be required anyway) and says so.
+    debug_service(fmt::format(
+        "Worker {} speaks Appose protocol {}, but this service speaks {} (major.minor differ): "
+        "messages may be misread; carrying on",
+        info.implementation.empty() ? std::string("(unnamed)") : info.implementation,
+        info.version.empty() ? std::string("(no version)") : info.version, info.service_version));
+  }
+  std::lock_guard lock(mu_);
+  worker_info_ = std::move(info);
+}
+
+std::string ServiceImpl::unsupported_call(const codec::Response& call) {
+  if (call.var == "_appose_allocate") {
+    return "This service (appose-cpp) has no managed shared memory: it does not set APPOSE_SHM, "
+           "so allocate blocks in the worker instead of calling _appose_allocate";
+  }
+  return fmt::format(
+      "This service (appose-cpp) exports no service objects, so '{}' (op '{}') cannot be "
+      "reached: pass the values the script needs as task inputs instead",
+      call.var, call.op);
+}
+
+void ServiceImpl::reply_error(const std::string& call, std::string error) {
+  codec::Reply reply;
+  reply.call = call;
+  reply.error = std::move(error);
+  std::string line = codec::encode_reply(reply);
+  // Written from the I/O thread: the worker that sent the CALL waits for this line and reads
+  // its stdin meanwhile, so the write does not wait on it. (A worker that never reads stdin
+  // can stall this write only until it dies or is killed: kill() does not need write_mu_.)
+  try {
+    write_line(line + "\n");
+  } catch (const Error&) {
+    return;  // closed: the worker reads EOF, which also ends its wait
+  }
+  debug_service(std::move(line));
 }
 
 void ServiceImpl::handle_stderr_line(std::string line) {

@@ -113,6 +113,12 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   void io_loop();
   void handle_stdout_line(std::string_view line);
   void handle_stderr_line(std::string line);
+  /// Records a HELLO as worker_info(), reporting a protocol mismatch (I/O thread).
+  void handle_hello(const codec::Response& hello);
+  /// Answers a CALL with an error REPLY (I/O thread).
+  void reply_error(const std::string& call, std::string error);
+  /// Why this service cannot serve `call`.
+  [[nodiscard]] static std::string unsupported_call(const codec::Response& call);
   void record_invalid(std::string text, std::string_view why);
   void finish_after_exit();
   [[nodiscard]] std::string crash_report(int exit_code) const;

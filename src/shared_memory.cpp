@@ -283,6 +283,34 @@ std::span<std::byte> SharedMemory::bytes() const {
   return {static_cast<std::byte*>(data()), impl_->rsize};
 }
 
+SharedMemory SharedMemory::with_region(ShmRegion region) const {
+  const std::size_t total = rsize();
+  const std::size_t offset = region.offset.value_or(0);
+  if (offset > total) {
+    throw Error(
+        fmt::format("region offset {} is past the end of shared memory block '{}' ({} "
+                    "bytes)",
+                    offset, impl_->name, total));
+  }
+  if (region.length && *region.length > total - offset) {
+    throw Error(
+        fmt::format("region of {} bytes at offset {} reaches past the end of shared "
+                    "memory block '{}' ({} bytes): offset + length must be <= rsize",
+                    *region.length, offset, impl_->name, total));
+  }
+  SharedMemory view(*this);
+  view.region_ = region;
+  return view;
+}
+
+std::size_t SharedMemory::length() const {
+  return region_.length.value_or(rsize() - offset());
+}
+
+std::span<std::byte> SharedMemory::region_bytes() const {
+  return bytes().subspan(offset(), length());
+}
+
 bool SharedMemory::created() const {
   if (!impl_) throw_empty_handle();
   return impl_->created;

@@ -28,14 +28,17 @@ Value adopt(Value v, const std::unordered_map<std::string, SharedMemory>& inputs
   switch (v.kind()) {
     case Value::Kind::shared_memory: {
       auto shm = v.get<SharedMemory>();
-      if (auto it = inputs.find(shm.name()); it != inputs.end()) return it->second;
+      // The input's handle, viewing the region the output names (it may differ).
+      if (auto it = inputs.find(shm.name()); it != inputs.end()) {
+        return it->second.with_region(shm.region());
+      }
       shm.unlink_on_close(true);
       return shm;
     }
     case Value::Kind::ndarray: {
       auto a = v.get<NDArray>();
       if (auto it = inputs.find(a.shm().name()); it != inputs.end()) {
-        return NDArray(a.dtype(), a.shape(), it->second);
+        return NDArray(a.dtype(), a.shape(), it->second.with_region(a.shm().region()));
       }
       SharedMemory shm = a.shm();
       shm.unlink_on_close(true);
@@ -253,7 +256,9 @@ TaskImpl::Applied TaskImpl::apply(codec::Response&& r) {
         status_ = TaskStatus::CRASHED;
         break;
       case ResponseType::HELLO:
-        return {};
+      case ResponseType::CALL:
+      case ResponseType::RELEASE:
+        return {};  // task-less: the service handles them before any task sees them
     }
     event.message = std::move(r.message);
     event.current = r.current;

@@ -110,6 +110,11 @@ Json shm_json(const SharedMemory& shm) {
   j["appose_type"] = "shm";
   j["name"] = shm.name();
   j["rsize"] = static_cast<std::uint64_t>(shm.rsize());
+  // A region's fields as given, in the wire's order (docs/protocol.md).
+  const ShmRegion& region = shm.region();
+  if (region.offset) j["offset"] = static_cast<std::uint64_t>(*region.offset);
+  if (region.length) j["length"] = static_cast<std::uint64_t>(*region.length);
+  if (region.managed) j["managed"] = *region.managed;
   return j;
 }
 

@@ -339,6 +339,11 @@ class WorkerImpl {
         }
         continue;
       }
+      if (request.type == RequestType::REPLY) {
+        // This worker makes no CALLs, so no REPLY is awaited.
+        warn("ignoring a REPLY: this worker makes no CALLs");
+        continue;
+      }
       if (request.type == RequestType::CANCEL) {
         std::lock_guard lock(mu);
         auto it = active.find(request.task);

@@ -32,6 +32,7 @@ enum class DType : std::uint8_t {
   uint16,
   uint32,
   uint64,
+  float16,  ///< IEEE 754 binary16; elements are Float16Bits (C++20 has no half type).
   float32,
   float64,
   complex64,
@@ -43,8 +44,18 @@ enum class DType : std::uint8_t {
 APPOSE_EXPORT std::size_t dtype_size(DType dtype) noexcept;
 /// The wire name of `dtype` (`"float32"`, `"bool"`, ...).
 APPOSE_EXPORT std::string_view dtype_name(DType dtype) noexcept;
-/// Parses a wire name; std::nullopt for names appose does not know (e.g. `float16`).
+/// Parses a wire name; std::nullopt for names appose does not know (e.g. `float128`).
 APPOSE_EXPORT std::optional<DType> parse_dtype(std::string_view name) noexcept;
+
+/// One float16 element as stored: the 16 bits of an IEEE 754 binary16 number, native-endian.
+/// C++20 has no half-precision type (std::float16_t is C++23), so span<Float16Bits>() gives the
+/// bits to pass to a half library or a GPU API; `Float16Bits{0x3C00}` is 1.0 and
+/// `static_cast<std::uint16_t>(x)` reads the bits. A distinct type, so that span<std::uint16_t>()
+/// cannot mistake a float16 array for integers.
+enum class Float16Bits : std::uint16_t {};
+
+/// The exact value of a float16 element (every binary16 number is a float).
+APPOSE_EXPORT float to_float(Float16Bits half) noexcept;
 
 /// The C++ element type for a DType, for span<T>() checks.
 template <typename T>
@@ -65,6 +76,8 @@ constexpr std::optional<DType> dtype_of() noexcept {
     return DType::uint32;
   else if constexpr (std::is_same_v<T, std::uint64_t>)
     return DType::uint64;
+  else if constexpr (std::is_same_v<T, Float16Bits>)
+    return DType::float16;
   else if constexpr (std::is_same_v<T, float>)
     return DType::float32;
   else if constexpr (std::is_same_v<T, double>)
@@ -136,28 +149,34 @@ class APPOSE_EXPORT NDArray {
   NDArray() = default;
   /// Allocates a new block just big enough (at least one byte, so empty arrays work too).
   NDArray(DType dtype, Shape shape);
-  /// Views an existing block. Throws appose::Error if the block is smaller than the array.
+  /// Views an existing block, from shm.offset() when the handle carries a region
+  /// (SharedMemory::with_region). Throws appose::Error if the region (or the block) is smaller
+  /// than the array.
   NDArray(DType dtype, Shape shape, SharedMemory shm);
 
   /// The element type.
   [[nodiscard]] DType dtype() const;
   /// The shape in the order it was given (or C order for arrays that came over the wire).
   [[nodiscard]] const Shape& shape() const;
-  /// The block holding the elements (its name, rsize() and lifetime rules).
+  /// The block holding the elements (its name, rsize(), region and lifetime rules). The
+  /// elements start at shm().offset().
   [[nodiscard]] const SharedMemory& shm() const;
   /// Number of elements.
   [[nodiscard]] std::uint64_t size() const;
   /// Number of bytes the elements occupy (size() * dtype_size(dtype())).
   [[nodiscard]] std::size_t byte_size() const;
-  /// The elements' bytes: exactly byte_size() of them, though the block may be larger.
+  /// The elements' bytes: exactly byte_size() of them from shm().offset(), though the block
+  /// may be larger.
   [[nodiscard]] std::span<std::byte> bytes() const;
 
-  /// The elements as T; throws appose::TypeError unless T matches dtype().
+  /// The elements as T; throws appose::TypeError unless T matches dtype(), and appose::Error
+  /// when a region's offset leaves the elements misaligned for T (bytes() still works then).
   template <typename T>
   [[nodiscard]] std::span<T> span() const {
     static_assert(dtype_of<T>().has_value(), "span<T>: T is not an element type appose knows");
     check_element_type(*dtype_of<T>());
     auto b = bytes();
+    check_alignment(b.data(), alignof(T));
     return {reinterpret_cast<T*>(b.data()), b.size() / sizeof(T)};
   }
 
@@ -168,6 +187,7 @@ class APPOSE_EXPORT NDArray {
 
  private:
   void check_element_type(DType requested) const;
+  void check_alignment(const std::byte* data, std::size_t alignment) const;
   std::shared_ptr<detail::NDArrayImpl> impl_;
 };
 

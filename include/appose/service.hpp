@@ -30,8 +30,14 @@ namespace appose {
 
 /// What a worker said about itself in its optional HELLO line (workers newer than 0.12).
 struct WorkerInfo {
-  std::string implementation;
-  std::string version;
+  std::string implementation;  ///< e.g. `appose-python`, as the worker wrote it
+  std::string version;         ///< the protocol version the worker speaks, e.g. `0.12.1`
+  /// Whether `version` has this service's major.minor (same_protocol() with service_version).
+  /// A mismatch is only reported (here and to the debug callback): the service never refuses
+  /// a worker, since 0.12 workers send no HELLO at all.
+  bool compatible = false;
+  /// The protocol version this service speaks (appose::kProtocolVersion), for messages.
+  std::string service_version;
 };
 
 /// Which script language a worker speaks; decides how values are encoded for it (Java workers

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,6 +29,20 @@ namespace appose {
 namespace detail {
 struct SharedMemoryImpl;
 }
+
+/// A window into a block, as references after 0.12 may carry it (`offset`, `length`,
+/// `managed` next to `name` and `rsize`): several arrays can then share one block. Each field
+/// remembers whether it was given, so that a reference that came over the wire is written back
+/// byte for byte as it arrived; absent fields take upstream's defaults.
+struct ShmRegion {
+  std::optional<std::size_t> offset;  ///< first byte of the region; absent means 0
+  std::optional<std::size_t> length;  ///< bytes in the region; absent means rsize - offset
+  /// Whether the service's allocator manages the region (a worker gives it back with a RELEASE).
+  /// appose-cpp carries the flag but has no allocator yet (docs/protocol.md).
+  std::optional<bool> managed;
+  /// Equal when the same fields are given with the same values.
+  friend bool operator==(const ShmRegion&, const ShmRegion&) = default;
+};
 
 /// A handle to a mapped shared-memory block. Copies refer to the same mapping; the mapping (and,
 /// for an owned block, the name) is released when the last copy is destroyed or at close().
@@ -61,8 +76,22 @@ class APPOSE_EXPORT SharedMemory {
   [[nodiscard]] std::size_t size() const;
   /// Start of the mapping; throws if the block is closed.
   [[nodiscard]] void* data() const;
-  /// The first rsize() bytes of the mapping; throws if the block is closed.
+  /// The first rsize() bytes of the mapping, whatever region() says; throws if the block is
+  /// closed.
   [[nodiscard]] std::span<std::byte> bytes() const;
+
+  /// The part of the block this handle refers to (all fields absent: the whole block).
+  [[nodiscard]] const ShmRegion& region() const noexcept { return region_; }
+  /// A handle to the same mapping (same lifetime, same ownership) that refers to `region`.
+  /// Throws appose::Error unless offset <= rsize() and offset + length <= rsize(): a region
+  /// never reaches past the block.
+  [[nodiscard]] SharedMemory with_region(ShmRegion region) const;
+  /// region().offset, or 0.
+  [[nodiscard]] std::size_t offset() const noexcept { return region_.offset.value_or(0); }
+  /// region().length, or what is left of rsize() after offset().
+  [[nodiscard]] std::size_t length() const;
+  /// The region's bytes (bytes() when no region was given); throws if the block is closed.
+  [[nodiscard]] std::span<std::byte> region_bytes() const;
 
   /// Whether this process created the block (as opposed to attaching to it).
   [[nodiscard]] bool created() const;
@@ -82,14 +111,15 @@ class APPOSE_EXPORT SharedMemory {
 
   /// True when the handle refers to a block.
   explicit operator bool() const noexcept { return impl_ != nullptr; }
-  /// Handles are equal when they share one mapping.
+  /// Handles are equal when they share one mapping and refer to the same region of it.
   friend bool operator==(const SharedMemory& a, const SharedMemory& b) noexcept {
-    return a.impl_ == b.impl_;
+    return a.impl_ == b.impl_ && a.region_ == b.region_;
   }
 
  private:
   explicit SharedMemory(std::shared_ptr<detail::SharedMemoryImpl> impl);
   std::shared_ptr<detail::SharedMemoryImpl> impl_;
+  ShmRegion region_;  // per handle: copies of one mapping may view different regions
 };
 
 /// A block an appose-cpp process owns (will unlink), as the per-user crash registry records it.

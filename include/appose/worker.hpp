@@ -27,13 +27,14 @@
 #include <vector>
 
 #include "appose/export.hpp"
+#include "appose/protocol.hpp"
 #include "appose/value.hpp"
 
 namespace appose {
 
-/// The protocol version a C++ worker announces in its HELLO line (kept apart from the library's
-/// own version: it says what the worker speaks, not what it is).
-inline constexpr std::string_view kProtocolVersion = "0.12.0";
+// appose::kProtocolVersion, the version a C++ worker announces in its HELLO line (what the
+// worker speaks, not the library's own version), lives in appose/protocol.hpp: the service
+// compares workers' HELLOs against the same constant.
 
 namespace detail {
 class WorkerImpl;

@@ -413,6 +413,27 @@ TEST(CppWorkerProcess, MalformedLineDoesNotStopTheWorker) {
   EXPECT_TRUE(bad_failed) << result.out;
 }
 
+// After 0.12 a service sends REPLY (no task) to answer a CALL; this worker makes none, so a
+// stray REPLY is reported and ignored, never run as a task.
+TEST(CppWorkerProcess, StrayReplyIsIgnored) {
+  APPOSE_REQUIRE_WORKER_OPS();
+  std::string input = R"({"requestType":"REPLY","call":"c1","error":"no service objects"})"
+                      "\n" +
+                      execute_line("good", "steps", {{"n", 1}}) + "\n";
+  auto result = test::run_process({kWorkerOps}, input);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(contains(result.err, "ignoring a REPLY")) << result.err;
+  auto lines = responses(result.out);
+  bool good_done = false;
+  for (const auto& r : lines) {
+    EXPECT_NE(r.value("task", "good"), "") << "a response for a task without id: " << r.dump();
+    if (r.value("task", "") == "good" && r.value("responseType", "") == "COMPLETION") {
+      good_done = true;
+    }
+  }
+  EXPECT_TRUE(good_done) << result.out;
+}
+
 TEST(CppWorkerProcess, EndOfInputLetsRunningTasksFinish) {
   APPOSE_REQUIRE_WORKER_OPS();
   // stdin ends right after the requests: both tasks still complete, then the worker exits 0.

@@ -194,6 +194,11 @@ void with_element_type(DType dtype, F&& f) {
       return f(std::type_identity<std::uint32_t>{});
     case DType::uint64:
       return f(std::type_identity<std::uint64_t>{});
+    case DType::float16:
+      // The value formula has no half-precision C++ type to run in: float16 goes through the
+      // real Python worker in tests/interop/python_dtype_test.cpp instead.
+      ADD_FAILURE() << "float16 is not in this file's value formula";
+      return;
     case DType::float32:
       return f(std::type_identity<float>{});
     case DType::float64:

@@ -15,6 +15,15 @@
 // invalid_utf8, not_object, unknown_type, duplicate_terminal, unknown_task, never_answers,
 // flood_stderr, alternating. The worker exits 0 at EOF on stdin (`close_stdout` too: it reads
 // stdin until then), except `never_answers`, which ignores EOF and SIGTERM and must be killed.
+//
+// Messages after 0.12 (tests/fault/protocol_next_test.cpp), in any scenario:
+// - scenario `hello:<version>`: a HELLO with that version is the first line, then as `ok`;
+// - script "call" / "bad_call": LAUNCH, then a CALL (a valid one, or one with a call id but no
+//   `var` and a numeric `op`), and the task waits, as upstream's worker does, until the REPLY
+//   with that call id comes; then COMPLETION with {"reply": <the REPLY line>};
+// - script "release": a RELEASE line and a malformed one, then LAUNCH and COMPLETION;
+// - script "region <block> <offset> <length>": COMPLETION with a uint8 array of `length`
+//   elements over that region of the 64-byte block, written by hand (not by appose's encoder).
 
 #include <signal.h>
 #include <unistd.h>
@@ -24,6 +33,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -162,9 +173,52 @@ void hostile(const std::string& id, long n) {
   }
 }
 
+/// CALLs waiting for their REPLY: call id -> task id.
+std::map<std::string, std::string> pending_calls;
+
+/// The post-0.12 scripts (see the file comment); false if `script` is none of them.
+bool post_twelve(const std::string& id, const std::string& script) {
+  if (script == "call" || script == "bad_call") {
+    respond(launch(id));
+    const std::string call = "call-" + id;
+    pending_calls[call] = id;
+    respond(script == "call" ? R"({"responseType":"CALL","call":")" + call +
+                                   R"(","var":"_appose_service_0","op":"get","name":"readTile"})"
+                             : R"({"responseType":"CALL","call":")" + call + R"(","op":42})");
+    return true;
+  }
+  if (script == "release") {
+    respond(R"({"responseType":"RELEASE","regions":[{"name":"psm_00000000","offset":4096}]})");
+    respond(R"({"responseType":"RELEASE","regions":"psm_00000001"})");  // malformed
+    answer_normally(id, 0);
+    return true;
+  }
+  if (script.rfind("region ", 0) == 0) {
+    std::istringstream words(script.substr(7));
+    std::string block, offset, length;
+    words >> block >> offset >> length;
+    respond(launch(id));
+    respond(R"({"outputs":{"a":{"appose_type":"ndarray","dtype":"uint8","shape":[)" + length +
+            R"(],"shm":{"appose_type":"shm","name":")" + block + R"(","rsize":64,"offset":)" +
+            offset + R"(,"length":)" + length + R"(}}},"task":")" + id +
+            R"(","responseType":"COMPLETION"})");
+    return true;
+  }
+  return false;
+}
+
+void handle_reply(std::string_view line) {
+  auto it = pending_calls.find(string_field(line, R"("call":")"));
+  if (it == pending_calls.end()) return;
+  respond(R"({"outputs":{"reply":)" + std::string(line) + R"(},"task":")" + it->second +
+          R"(","responseType":"COMPLETION"})");
+  pending_calls.erase(it);
+}
+
 void handle_request(std::string_view line) {
   std::string id = string_field(line, R"("task":")");
   std::string type = string_field(line, R"("requestType":")");
+  if (type == "REPLY") return handle_reply(line);
   if (id.empty() || type != "EXECUTE") return;  // CANCEL: nothing here can be canceled
   if (scenario == "never_answers") return;
   long n = n_input(line);
@@ -178,6 +232,7 @@ void handle_request(std::string_view line) {
     return;
   }
   std::string script = string_field(line, R"("script":")");
+  if (post_twelve(id, script)) return;
   if (script == "hold") {
     respond(launch(id));
   } else if (script == "hostile") {
@@ -200,6 +255,10 @@ int main(int argc, char** argv) {
   // scenario of its own.
   ::signal(SIGPIPE, SIG_IGN);
   if (scenario == "never_answers") ::signal(SIGTERM, SIG_IGN);
+  if (scenario.rfind("hello:", 0) == 0) {
+    respond(R"({"responseType":"HELLO","implementation":"hostile-worker","version":")" +
+            scenario.substr(6) + R"("})");
+  }
 
   std::string pending;
   char buf[65536];

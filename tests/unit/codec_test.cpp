@@ -176,7 +176,7 @@ TEST(Write, NonFinitePolicy) {
   EXPECT_FALSE(has_non_finite(Value(Args{{"a", Array{1.0, 2, "NaN"}}})));
   EXPECT_TRUE(has_non_finite(Value(Array{Array{1.0, Array{-kInf}}})));
 
-  WriteOptions refuse{.non_finite = NonFinite::refuse};
+  WriteOptions refuse{.non_finite = NonFinite::refuse, .float16_arrays = true};
   Request r{.task = "t1", .type = RequestType::EXECUTE, .script = "s", .inputs = {}, .queue = {}};
   r.inputs["info"] = info;
   std::string m = message_of<ProtocolError>([&] { (void)encode_request(r, refuse); });
@@ -984,8 +984,13 @@ TEST(Resolve, MalformedApposeObjectsSayWhatIsWrong) {
       {R"({"appose_type":"shm","name":5,"rsize":8})", "'name' is an int"},
       {R"({"appose_type":"shm","name":"psm_x"})", "no 'rsize'"},
       {R"({"appose_type":"shm","name":"psm_x","rsize":-1})", "'rsize' must be a non-negative"},
-      {R"({"appose_type":"ndarray","dtype":"float16","shape":[2],"shm":)" + shm + "}",
-       "unknown dtype 'float16'"},
+      {R"({"appose_type":"ndarray","dtype":"float128","shape":[2],"shm":)" + shm + "}",
+       "unknown dtype 'float128'"},
+      {R"({"appose_type":"shm","name":"psm_x","rsize":8,"offset":-1})",
+       "'offset' must be a non-negative"},
+      {R"({"appose_type":"shm","name":"psm_x","rsize":8,"length":"4"})",
+       "'length' must be a non-negative"},
+      {R"({"appose_type":"shm","name":"psm_x","rsize":8,"managed":1})", "'managed' is an int"},
       {R"({"appose_type":"ndarray","shape":[2],"shm":)" + shm + "}", "no 'dtype'"},
       {R"({"appose_type":"ndarray","dtype":"uint8","shm":)" + shm + "}", "no 'shape'"},
       {R"({"appose_type":"ndarray","dtype":"uint8","shape":2,"shm":)" + shm + "}",
@@ -1003,6 +1008,232 @@ TEST(Resolve, MalformedApposeObjectsSayWhatIsWrong) {
     EXPECT_THAT(m, HasSubstr(c.expected)) << c.json;
     EXPECT_THAT(m, HasSubstr("outer[0]")) << c.json;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// After 0.12 (upstream, unreleased): CALL / REPLY / RELEASE, regions, version checks
+
+TEST(PostTwelve, CallAndReleaseDecodeAndEncodeBack) {
+  const std::string lines[] = {
+      R"({"responseType":"CALL","call":"c1","var":"_appose_service_0","op":"get","name":"readTile"})",
+      R"({"responseType":"CALL","call":"c2","var":"_appose_service_1","op":"call","args":[0,0]})",
+      R"({"responseType":"CALL","call":"c3","var":"_appose_service_0","op":"dir"})",
+      R"({"responseType":"RELEASE","regions":[{"name":"psm_1a2b3c4d","offset":4096},{"name":"psm_4812f794","offset":0}]})",
+  };
+  for (const std::string& line : lines) {
+    LineContents c = split_line(line);
+    ASSERT_EQ(c.messages.size(), 1U) << line;
+    Response r = to_response(c.messages[0]);
+    EXPECT_FALSE(r.task.has_value()) << line;
+    EXPECT_EQ(encode_response(r), line);
+  }
+  Response get = to_response(split_line(lines[0]).messages.at(0));
+  EXPECT_EQ(get.type, ResponseType::CALL);
+  EXPECT_EQ(get.call, "c1");
+  EXPECT_EQ(get.var, "_appose_service_0");
+  EXPECT_EQ(get.op, "get");
+  EXPECT_EQ(get.name, "readTile");
+  Response call = to_response(split_line(lines[1]).messages.at(0));
+  EXPECT_EQ(call.args.size(), 2U);
+  Response release = to_response(split_line(lines[3]).messages.at(0));
+  ASSERT_EQ(release.regions.size(), 2U);
+  EXPECT_EQ(release.regions[0].name, "psm_1a2b3c4d");
+  EXPECT_EQ(release.regions[0].offset, 4096U);
+}
+
+TEST(PostTwelve, BadCallsAreRefusedButKeepTheirCallId) {
+  struct Case {
+    std::string line;
+    std::string expected;
+  };
+  const Case cases[] = {
+      {R"({"responseType":"CALL","call":"c1","op":"dir"})", "names no service object"},
+      {R"({"responseType":"CALL","call":"c1","var":"v","op":"set"})", "unknown 'op'"},
+      {R"({"responseType":"CALL","call":"c1","var":"v","op":42})", "'op' must be a string"},
+      {R"({"responseType":"CALL","call":"c1","var":"v"})", "no 'op'"},
+      {R"({"responseType":"CALL","call":"c1","var":"v","op":"get"})", "needs a 'name'"},
+      {R"({"responseType":"CALL","call":"c1","var":"v","op":"dir","name":"x"})",
+       "'name' goes only with op 'get'"},
+      {R"({"responseType":"CALL","call":"c1","var":"v","op":"dir","args":[1]})",
+       "'args' goes only with op 'call'"},
+      {R"({"responseType":"CALL","call":"c1","var":"v","op":"call","args":7})",
+       "'args' must be an array"},
+  };
+  for (const Case& c : cases) {
+    Args m = split_line(c.line).messages.at(0);
+    EXPECT_THAT(message_of<ProtocolError>([&] { (void)to_response(m); }), HasSubstr(c.expected))
+        << c.line;
+    EXPECT_EQ(call_id(m), "c1") << c.line;
+  }
+  // Without a string id there is nothing to address a REPLY to.
+  Args no_id = split_line(R"({"responseType":"CALL","call":5,"var":"v","op":"dir"})").messages[0];
+  EXPECT_THAT(message_of<ProtocolError>([&] { (void)to_response(no_id); }), HasSubstr("'call'"));
+  EXPECT_EQ(call_id(no_id), std::nullopt);
+  EXPECT_EQ(call_id(split_line(R"({"responseType":"UPDATE","call":"c1"})").messages[0]),
+            std::nullopt);
+  // Task-less lines of a known type concern no task (the service only reports them).
+  EXPECT_TRUE(known_without_task(no_id));
+  EXPECT_TRUE(
+      known_without_task(split_line(R"({"responseType":"RELEASE","regions":5})").messages[0]));
+  EXPECT_FALSE(known_without_task(split_line(R"({"responseType":"BOGUS"})").messages[0]));
+  EXPECT_FALSE(known_without_task(
+      split_line(R"({"task":"t","responseType":"UPDATE","current":"x"})").messages[0]));
+  EXPECT_THAT(
+      message_of<ProtocolError>([&] {
+        (void)to_response(
+            split_line(R"({"responseType":"RELEASE","regions":[{"offset":1}]})").messages[0]);
+      }),
+      HasSubstr("without a block 'name'"));
+}
+
+TEST(PostTwelve, ReplyEncodesWithoutATask) {
+  Reply failed{"c7", std::nullopt, "no service objects here"};
+  EXPECT_EQ(encode_reply(failed),
+            R"({"requestType":"REPLY","call":"c7","error":"no service objects here"})");
+  Reply ok{"c8", Value(Array{Value(1), Value("two")}), std::nullopt};
+  const std::string line = encode_reply(ok);
+  EXPECT_EQ(line, R"({"requestType":"REPLY","call":"c8","result":[1,"two"]})");
+  Args m = split_line(line).messages.at(0);
+  EXPECT_EQ(to_request(m).type, RequestType::REPLY);
+  EXPECT_EQ(to_request(m).task, "");
+  Reply back = to_reply(m);
+  EXPECT_EQ(back.call, "c8");
+  ASSERT_TRUE(back.result.has_value());
+  EXPECT_TRUE(same_value(*back.result, *ok.result));
+  Request reply_as_request;
+  reply_as_request.type = RequestType::REPLY;
+  EXPECT_THAT(message_of<ProtocolError>([&] { (void)encode_request(reply_as_request); }),
+              HasSubstr("encode_reply"));
+}
+
+TEST(PostTwelve, Float16ArraysAreRefusedForReadersThatCannotDecodeThem) {
+  NDArray half(DType::float16, {2});
+  Args inputs{{"img", Array{Value(half)}}};
+  EXPECT_THAT(write(Value(inputs)), HasSubstr(R"("dtype":"float16")"));
+  WriteOptions java;
+  java.float16_arrays = false;
+  EXPECT_THAT(message_of<ProtocolError>([&] { (void)write(Value(inputs), java); }),
+              HasSubstr("float16 array at img[0]"));
+  EXPECT_THAT(write(Value(NDArray(DType::float32, {2})), java), HasSubstr("float32"));
+}
+
+TEST(PostTwelve, SameProtocolComparesMajorMinor) {
+  EXPECT_TRUE(same_protocol("0.12.0", "0.12.1"));
+  EXPECT_TRUE(same_protocol("0.12", "0.12.0"));
+  EXPECT_TRUE(same_protocol("0.12.1.dev0", "0.12.0"));
+  EXPECT_TRUE(same_protocol("0.012.5", "0.12.0"));
+  EXPECT_FALSE(same_protocol("0.13.0", "0.12.0"));
+  EXPECT_FALSE(same_protocol("1.12.0", "0.12.0"));
+  EXPECT_FALSE(same_protocol("0", "0"));
+  EXPECT_FALSE(same_protocol("", ""));
+  EXPECT_FALSE(same_protocol("v0.12.0", "v0.12.0"));
+  EXPECT_FALSE(same_protocol("0.x", "0.x"));
+  EXPECT_TRUE(same_protocol(kProtocolVersion, kProtocolVersion));
+  // The generation in appose/version.hpp comes from the same build setting.
+  EXPECT_TRUE(same_protocol(protocol_generation(), kProtocolVersion));
+}
+
+/// A block whose byte i holds i, for region tests.
+SharedMemory numbered_block(std::size_t size) {
+  SharedMemory block = SharedMemory::create(size);
+  auto bytes = block.bytes();
+  for (std::size_t i = 0; i < size; ++i)
+    bytes[i] = static_cast<std::byte>(i);
+  return block;
+}
+
+TEST(PostTwelve, RegionsDecodeToTheirBytesAndEncodeBackUnchanged) {
+  SharedMemory block = numbered_block(64);
+  const std::string n = block.name();
+  const std::string shm_forms[] = {
+      fmt::format(R"({{"appose_type":"shm","name":"{}","rsize":64,"offset":8,"length":4}})", n),
+      fmt::format(
+          R"({{"appose_type":"shm","name":"{}","rsize":64,"offset":8,"length":4,"managed":true}})",
+          n),
+      fmt::format(R"({{"appose_type":"shm","name":"{}","rsize":64,"offset":8,"managed":false}})",
+                  n),
+      fmt::format(R"({{"appose_type":"shm","name":"{}","rsize":64,"length":12}})", n),
+      fmt::format(R"({{"appose_type":"shm","name":"{}","rsize":64,"offset":64,"length":0}})", n),
+  };
+  for (const std::string& text : shm_forms) {
+    Value v = resolve(parse(text));
+    ASSERT_EQ(v.kind(), Kind::shared_memory) << text;
+    EXPECT_EQ(write(v), text);
+  }
+  Value managed = resolve(parse(shm_forms[1]));
+  const SharedMemory& m = managed.get<SharedMemory>();
+  EXPECT_EQ(m.offset(), 8U);
+  EXPECT_EQ(m.length(), 4U);
+  EXPECT_EQ(m.region().managed, true);
+  EXPECT_EQ(m.region_bytes()[0], std::byte{8});
+  EXPECT_EQ(m.bytes().size(), 64U) << "bytes() is still the whole block";
+  EXPECT_EQ(resolve(parse(shm_forms[2])).get<SharedMemory>().length(), 56U)
+      << "length defaults to rsize - offset";
+
+  const std::string array_text = fmt::format(
+      R"({{"appose_type":"ndarray","dtype":"uint16","shape":[2,3],"shm":)"
+      R"({{"appose_type":"shm","name":"{}","rsize":64,"offset":16,"length":12,"managed":false}}}})",
+      n);
+  Value av = resolve(parse(array_text));
+  ASSERT_EQ(av.kind(), Kind::ndarray);
+  const NDArray a = av.get<NDArray>();
+  ASSERT_EQ(a.bytes().size(), 12U);
+  for (std::size_t i = 0; i < 12; ++i)
+    EXPECT_EQ(a.bytes()[i], static_cast<std::byte>(16 + i)) << i;
+  EXPECT_EQ(a.span<std::uint16_t>()[0], 16 | (17 << 8)) << "little-endian uint16 at byte 16";
+  EXPECT_EQ(a.span<std::uint16_t>().size(), 6U);
+  EXPECT_EQ(write(av), array_text);
+  EXPECT_EQ(av.to_json().dump(), array_text) << "Value::to_json() keeps the region too";
+  // Inside a message, among other outputs.
+  const std::string line = R"({"outputs":{"a":)" + array_text +
+                           R"(,"k":1},"task":"t",)"
+                           R"("responseType":"COMPLETION"})";
+  Response r = to_response(split_line(line).messages.at(0));
+  r.outputs = resolve(std::move(r.outputs));
+  EXPECT_EQ(encode_response(r), line);
+}
+
+TEST(PostTwelve, BadRegionsAreClearErrors) {
+  SharedMemory block = numbered_block(64);
+  const std::string n = block.name();
+  struct Case {
+    std::string json;
+    std::string expected;
+  };
+  const Case cases[] = {
+      {fmt::format(R"({{"appose_type":"shm","name":"{}","rsize":64,"offset":65}})", n),
+       "offset 65 is past the end"},
+      {fmt::format(R"({{"appose_type":"shm","name":"{}","rsize":64,"offset":60,"length":8}})", n),
+       "reaches past the end"},
+      {fmt::format(R"({{"appose_type":"shm","name":"{}","rsize":64,"length":65}})", n),
+       "reaches past the end"},
+      {fmt::format(R"({{"appose_type":"shm","name":"{}","rsize":64,"offset":8,)"
+                   R"("length":18446744073709551615}})",
+                   n),
+       "reaches past the end"},
+  };
+  for (const Case& c : cases) {
+    Value v = parse(R"({"outer":[)" + c.json + "]}");
+    std::string m = message_of<ProtocolError>([&] { (void)resolve(v); });
+    EXPECT_THAT(m, HasSubstr(c.expected)) << c.json;
+    EXPECT_THAT(m, HasSubstr("outer[0]")) << c.json;
+    EXPECT_THAT(m, HasSubstr(n)) << c.json;
+  }
+  // A region too small for the array it carries.
+  Value small =
+      parse(fmt::format(R"({{"appose_type":"ndarray","dtype":"float64","shape":[2],"shm":)"
+                        R"({{"appose_type":"shm","name":"{}","rsize":64,"offset":8,"length":8}}}})",
+                        n));
+  EXPECT_THAT(message_of<Error>([&] { (void)resolve(small); }),
+              HasSubstr("at offset 8 holds 8 bytes, but a float64 array of shape [2] needs 16"));
+  // Misaligned for the element type: the bytes are there, span<T>() refuses.
+  Value odd =
+      resolve(parse(fmt::format(R"({{"appose_type":"ndarray","dtype":"float32","shape":[2],"shm":)"
+                                R"({{"appose_type":"shm","name":"{}","rsize":64,"offset":2}}}})",
+                                n)));
+  const NDArray a = odd.get<NDArray>();
+  EXPECT_EQ(a.bytes()[0], std::byte{2});
+  EXPECT_THAT(message_of<Error>([&] { (void)a.span<float>(); }), HasSubstr("not a multiple of 4"));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sys/statvfs.h>
 
+#include <cmath>
 #include <complex>
 #include <cstdint>
 #include <filesystem>
@@ -38,12 +39,19 @@ struct DTypeCase {
 };
 
 const std::vector<DTypeCase> all_dtypes = {
-    {DType::int8, "int8", 1},           {DType::int16, "int16", 2},
-    {DType::int32, "int32", 4},         {DType::int64, "int64", 8},
-    {DType::uint8, "uint8", 1},         {DType::uint16, "uint16", 2},
-    {DType::uint32, "uint32", 4},       {DType::uint64, "uint64", 8},
-    {DType::float32, "float32", 4},     {DType::float64, "float64", 8},
-    {DType::complex64, "complex64", 8}, {DType::complex128, "complex128", 16},
+    {DType::int8, "int8", 1},
+    {DType::int16, "int16", 2},
+    {DType::int32, "int32", 4},
+    {DType::int64, "int64", 8},
+    {DType::uint8, "uint8", 1},
+    {DType::uint16, "uint16", 2},
+    {DType::uint32, "uint32", 4},
+    {DType::uint64, "uint64", 8},
+    {DType::float16, "float16", 2},
+    {DType::float32, "float32", 4},
+    {DType::float64, "float64", 8},
+    {DType::complex64, "complex64", 8},
+    {DType::complex128, "complex128", 16},
     {DType::bool_, "bool", 1},
 };
 
@@ -70,6 +78,7 @@ TEST(DType, ElementTypesMatchSizes) {
   expect_element_type<std::uint16_t>(DType::uint16);
   expect_element_type<std::uint32_t>(DType::uint32);
   expect_element_type<std::uint64_t>(DType::uint64);
+  expect_element_type<appose::Float16Bits>(DType::float16);
   expect_element_type<float>(DType::float32);
   expect_element_type<double>(DType::float64);
   expect_element_type<std::complex<float>>(DType::complex64);
@@ -79,7 +88,7 @@ TEST(DType, ElementTypesMatchSizes) {
 }
 
 TEST(DType, UnknownNamesAreNullopt) {
-  for (const char* name : {"float16", "", "Float32", "bool_", "int", "complex256", "float32 "}) {
+  for (const char* name : {"float128", "", "Float32", "bool_", "int", "complex256", "float32 "}) {
     EXPECT_EQ(appose::parse_dtype(name), std::nullopt) << name;
   }
 }
@@ -306,6 +315,57 @@ TEST(NDArray, ThreeGibibyteArray) {
   const NDArray view(DType::uint8, {3, gib}, SharedMemory::attach(array.shm().name(), size));
   EXPECT_EQ(view.span<std::uint8_t>().front(), 17);
   EXPECT_EQ(view.span<std::uint8_t>()[size - 1], 71);
+}
+
+TEST(NDArray, Float16ElementsAreTheirBits) {
+  using appose::Float16Bits;
+  const NDArray h(DType::float16, {7});
+  EXPECT_EQ(h.byte_size(), 14U);
+  auto v = h.span<Float16Bits>();
+  const std::uint16_t bits[] = {0x3C00, 0xC000, 0x7BFF, 0x0001, 0x7C00, 0x8000, 0x3555};
+  for (std::size_t i = 0; i < 7; ++i)
+    v[i] = Float16Bits{bits[i]};
+  EXPECT_EQ(appose::to_float(v[0]), 1.0F);
+  EXPECT_EQ(appose::to_float(v[1]), -2.0F);
+  EXPECT_EQ(appose::to_float(v[2]), 65504.0F);
+  EXPECT_EQ(appose::to_float(v[3]), std::ldexp(1.0F, -24)) << "smallest subnormal";
+  EXPECT_EQ(appose::to_float(Float16Bits{0x0200}), std::ldexp(1.0F, -15)) << "a subnormal";
+  EXPECT_TRUE(std::isinf(appose::to_float(v[4])));
+  EXPECT_TRUE(std::signbit(appose::to_float(v[5])));
+  EXPECT_EQ(appose::to_float(v[6]), 0.333251953125F);
+  EXPECT_TRUE(std::isnan(appose::to_float(Float16Bits{0x7E00})));
+  EXPECT_THROW((void)h.span<std::uint16_t>(), appose::TypeError)
+      << "float16 bits are not uint16 integers";
+}
+
+TEST(NDArray, OverARegionOfABlock) {
+  auto block = SharedMemory::create(32);
+  for (std::size_t i = 0; i < 32; ++i)
+    block.bytes()[i] = static_cast<std::byte>(i);
+  const NDArray a(DType::int32, {2}, block.with_region({8, 8, std::nullopt}));
+  EXPECT_EQ(a.bytes().data(), block.bytes().data() + 8);
+  EXPECT_EQ(a.span<std::int32_t>()[0], 0x0B0A0908);
+  // Another region of the same block is another array.
+  const NDArray b(DType::int32, {2}, block.with_region({16, std::nullopt, std::nullopt}));
+  EXPECT_FALSE(a == b);
+  EXPECT_TRUE(a == NDArray(DType::int32, {2}, block.with_region({8, 8, std::nullopt})));
+  EXPECT_THAT(
+      [&] {
+        try {
+          (void)NDArray(DType::int32, {3}, block.with_region({8, 8, std::nullopt}));
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+        return std::string();
+      }(),
+      HasSubstr("at offset 8 holds 8 bytes"));
+  EXPECT_THROW((void)block.with_region({33, std::nullopt, std::nullopt}), Error);
+  EXPECT_THROW((void)block.with_region({16, 17, std::nullopt}), Error);
+  // The region's handle keeps the block alive like any other.
+  const std::string name = block.name();
+  block = SharedMemory();
+  EXPECT_EQ(a.shm().name(), name);
+  EXPECT_EQ(a.span<std::int32_t>()[1], 0x0F0E0D0C);
 }
 
 }  // namespace

@@ -217,6 +217,20 @@ TEST(CppWorker, UnknownOperationListsTheKnownOnes) {
   close_cleanly(service);
 }
 
+TEST(CppWorker, InputOrFallsBackForMissingAndNullInputs) {
+  APPOSE_REQUIRE_WORKER_OPS();
+  Service service = worker_service();
+  EXPECT_EQ(service.task("greet").wait_for().outputs().at("text").get<std::string>(),
+            "hello, world!");
+  Task given = service.task("greet", {{"name", "Ada"}, {"times", 2}, {"greeting", Value()}});
+  EXPECT_EQ(given.wait_for().outputs().at("text").get<std::string>(), "hello, Ada!hello, Ada!");
+  // Sent but of the wrong type: a TypeError, not the default.
+  Task wrong = service.task("greet", {{"times", "twice"}});
+  EXPECT_THROW(wrong.wait_for(), TaskException);
+  EXPECT_TRUE(contains(wrong.error().value_or(""), "expected an int")) << *wrong.error();
+  close_cleanly(service);
+}
+
 TEST(CppWorker, ThrowingOperationFailsWithTypeAndMessage) {
   APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service();

@@ -38,28 +38,11 @@ using test::Lines;
 using test::peer_env;
 using test::retry_thread_death;
 using test::Signal;
+using test::start_and_await_launch;
+using test::wait_exit;
 
 bool contains(const std::string& s, std::string_view part) {
   return s.find(part) != std::string::npos;
-}
-
-/// Waits until process `pid` has exited (by a pidfd).
-bool wait_exit(std::int64_t pid, std::chrono::milliseconds timeout) {
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0));
-  if (fd < 0) return errno == ESRCH;  // already gone
-  pollfd pfd{fd, POLLIN, 0};
-  int rc = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
-  ::close(fd);
-  return rc == 1;
-}
-
-void start_and_await_launch(Task& task) {
-  auto launched = std::make_shared<Signal>();
-  task.listen([launched](const TaskEvent& e) {
-    if (e.response_type == ResponseType::LAUNCH) launched->set();
-  });
-  task.start();
-  ASSERT_TRUE(launched->wait()) << "no LAUNCH from the worker";
 }
 
 const char* const kClassifier =
@@ -288,11 +271,17 @@ std::string crash_of(Task& task) {
   return task.error().value_or("");
 }
 
+/// A task of `service` that is running and never ends by itself (it ignores cancel requests).
+Task running_sleeper(Service& service) {
+  Task task = service.task("import time\ntime.sleep(100)");
+  start_and_await_launch(task);
+  return task;
+}
+
 TEST(FirstHourPython, KillReportSaysKillWasCalled) {
   APPOSE_REQUIRE_PYTHON_PEER();
   Service service = peer_env().python();
-  Task task = service.task("import time\ntime.sleep(100)");
-  start_and_await_launch(task);
+  Task task = running_sleeper(service);
   service.kill();
   std::string report = crash_of(task);
   EXPECT_EQ(report.rfind("Worker crashed with exit code -9.\n", 0), 0u) << report;
@@ -303,8 +292,7 @@ TEST(FirstHourPython, KillReportSaysKillWasCalled) {
 TEST(FirstHourPython, KillReportSaysTheCancelGraceExpired) {
   APPOSE_REQUIRE_PYTHON_PEER();
   Service service = peer_env().python();
-  Task task = service.task("import time\ntime.sleep(100)");  // ignores cancel_requested
-  start_and_await_launch(task);
+  Task task = running_sleeper(service);
   task.cancel(100ms);
   std::string report = crash_of(task);
   EXPECT_TRUE(contains(report, "The service killed the worker: task " + task.id() +
@@ -315,8 +303,7 @@ TEST(FirstHourPython, KillReportSaysTheCancelGraceExpired) {
 TEST(FirstHourPython, KillReportSaysRestart) {
   APPOSE_REQUIRE_PYTHON_PEER();
   Service service = peer_env().python();
-  Task task = service.task("import time\ntime.sleep(100)");
-  start_and_await_launch(task);
+  Task task = running_sleeper(service);
   service.restart();
   std::string report = crash_of(task);
   EXPECT_TRUE(contains(report, "Service::restart() was called")) << report;

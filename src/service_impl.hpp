@@ -4,6 +4,7 @@
 //
 //   Service handle ──> ServiceFront ──> ServiceImpl <── Reaper (after the last handle is gone)
 //   Task handle ────> TaskImpl, and the ServiceFront (a task keeps its service alive)
+//   WorkerObject ───> ServiceFront (disowned in the inputs of a started task: no cycle)
 //   ServiceImpl ───> pending TaskImpls (its task table)
 //
 // ServiceFront exists so that "the last user handle is gone" is an event: its destructor hands

@@ -148,12 +148,12 @@ class APPOSE_EXPORT Service {
   /// callback sees every line as it arrives.)
   [[nodiscard]] std::vector<std::string> error_lines() const;
   /// The init script's failure (init()), once the worker has reported it; nullopt while it has
-  /// not (or the script succeeded, or none was set). With Environment::python()'s default
-  /// channel it is the script's traceback, and every task of this worker fails with it, so a
-  /// task that has failed is proof enough: after that, init_error() is set. With
-  /// Channel::plain_stdio, appose-python only warns on stderr (`[WARNING] Init script failed:
-  /// <exception>`): that line's text is what init_error() holds, and tasks run on. Cleared by
-  /// restart().
+  /// not (or the script succeeded, or none was set). The worker's stderr line `[WARNING] Init
+  /// script failed: <exception>` sets it to `<exception>` as soon as it is read. With
+  /// Environment::python()'s default channel, every task of that worker then fails with the
+  /// script's traceback, and the first such failure replaces the text with the full traceback
+  /// before the task ends: once a task has failed that way, init_error() is the traceback.
+  /// With Channel::plain_stdio only the warning exists, and tasks run on. Cleared by restart().
   [[nodiscard]] std::optional<std::string> init_error() const;
   /// What the worker's HELLO line said, if it sent one.
   [[nodiscard]] std::optional<WorkerInfo> worker_info() const;

@@ -867,7 +867,7 @@ void Reaper::adopt(std::shared_ptr<ServiceImpl> service) {
   auto grace = service->grace();
   service->release();
   std::lock_guard lock(mu_);
-  jobs_.push_back({std::move(service), std::chrono::steady_clock::now() + grace, false});
+  jobs_.push_back({std::move(service), std::chrono::steady_clock::now() + grace, grace, false});
   cv_.notify_all();
 }
 
@@ -898,7 +898,7 @@ void Reaper::run() {
         it->service->kill(fmt::format(
             "The service killed the worker: its last handle was dropped, and the worker had not "
             "exited {} ms after EOF on its stdin (Service::shutdown_grace()).",
-            it->service->grace().count()));
+            it->grace.count()));
         it->killed = true;
       }
       if (!it->killed) next = std::min(next, it->deadline);

@@ -288,6 +288,7 @@ class Reaper {
   struct Job {
     std::shared_ptr<ServiceImpl> service;
     std::chrono::steady_clock::time_point deadline;
+    std::chrono::milliseconds grace;  // for the kill reason
     bool killed = false;
   };
   std::mutex mu_;

@@ -93,5 +93,14 @@ int main() {
     task.outputs()["system"] = std::system("echo chatter via a child process");
   });
 
+  // Optional inputs with defaults.
+  worker.define("greet", [](appose::WorkerTask& task) {
+    const auto times = task.input_or("times", std::int64_t{1});
+    std::string text;
+    for (std::int64_t i = 0; i < times; ++i)
+      text += task.input_or("greeting", "hello") + ", " + task.input_or("name", "world") + "!";
+    task.outputs()["text"] = text;
+  });
+
   return worker.run();
 }

@@ -112,6 +112,10 @@ std::uint64_t Shape::num_elements() const {
   return n;
 }
 
+void Shape::negative_dim(std::int64_t d) {
+  throw Error(fmt::format("Shape: dimension {} is negative; dimensions count elements", d));
+}
+
 Shape Shape::to(Order order) const {
   if (order == order_) return *this;
   return Shape(std::vector<std::uint64_t>(dims_.rbegin(), dims_.rend()), order);
@@ -200,6 +204,15 @@ void NDArray::check_alignment(const std::byte* data, std::size_t alignment) cons
                     "which is not a multiple of {}: span<T>() cannot view them; copy "
                     "them out through bytes() instead",
                     dtype_name(dtype()), impl_->shm.offset(), impl_->shm.name(), alignment));
+  }
+}
+
+void NDArray::check_copy_size(std::size_t count, const char* function, const char* what) const {
+  if (count != size()) {
+    throw Error(fmt::format(
+        "NDArray::{}(): the {} holds {} elements but the array has {} (shape {}); pass a "
+        "buffer of exactly size() elements",
+        function, what, count, size(), describe(shape())));
   }
 }
 

@@ -14,6 +14,13 @@ namespace {
 // the private channel. The worker's own code is unchanged: module globals shadow the builtins
 // for that module alone. If the installed worker does not read with input() and write with
 // print(), the plain stdin/stdout contract is restored and a note goes to stderr.
+//
+// With the private channel the bootstrap also runs the init script itself (appose-python only
+// warns when it fails, and later tasks fail with unrelated errors): at the same point as the
+// worker would, right after its Worker is made and before any request is read, exporting the
+// same names; if it fails, every task fails with its traceback behind @INIT_FAILED@ (which
+// TaskImpl::handle() recognises). And it drops the worker's three start-up lines warning that
+// importing numpy in a task hangs on Windows: this library runs on Linux only.
 constexpr const char* kSource = R"PY(import os, sys, threading
 
 
@@ -52,7 +59,10 @@ def _appose_main():
     writer = open(proto_out, "w", encoding="utf-8", newline="\n")
     lock = threading.Lock()
 
+    reading = []
+
     def protocol_input(prompt=None):
+        reading.append(True)
         line = reader.readline()
         if not line:
             raise EOFError
@@ -60,6 +70,10 @@ def _appose_main():
 
     def protocol_print(*args, sep=None, end=None, file=None, flush=False):
         if file is not None and file is not sys.stdout:
+            text = " ".join(map(str, args))
+            if not reading and text.startswith("[WARNING]") and (
+                    "numpy" in text or "apposed/appose/issues/23" in text):
+                return  # the Windows-only numpy warning main() prints before it reads
             builtins.print(*args, sep=sep, end=end, file=file, flush=flush)
             return
         text = (" " if sep is None else sep).join(map(str, args))
@@ -71,7 +85,35 @@ def _appose_main():
 
     worker.input = protocol_input
     worker.print = protocol_print
+    _take_over_init(worker)
     worker.main()
+
+
+def _take_over_init(worker):
+    path = os.environ.pop("APPOSE_INIT_SCRIPT", None)  # main() then skips it
+    if not path or not os.path.exists(path):
+        return
+    import traceback
+
+    class InitWorker(worker.Worker):
+        def __init__(self):
+            super().__init__()
+            namespace = {}
+            try:
+                with open(path, "r", encoding="utf-8") as f:
+                    code = compile(f.read(), "<init script>", "exec")
+                exec(code, namespace)
+            except BaseException as e:
+                failure = traceback.format_exc()
+                sys.stderr.write(f"[WARNING] Init script failed: {e}\n{failure}")
+                sys.stderr.flush()
+                report = """@INIT_FAILED@""" + failure
+                worker.Task._run = lambda task: task.fail(report)
+                return
+            self.exports.update({k: v for k, v in namespace.items() if not k.startswith("_")})
+            os.remove(path)
+
+    worker.Worker = InitWorker
 
 
 def _watch_parent():
@@ -149,7 +191,17 @@ std::string base64(const std::string& in) {
 }  // namespace
 
 const std::string& python_bootstrap_source() {
-  static const std::string source = kSource;
+  static const std::string source = [] {
+    // The marker is spelled once, in python_bootstrap.hpp, for both sides.
+    std::string text = kSource;
+    const std::string_view placeholder = "@INIT_FAILED@";
+    for (auto at = text.find(placeholder); at != std::string::npos;
+         at = text.find(placeholder, at)) {
+      text.replace(at, placeholder.size(), kInitFailedPrefix);
+      at += std::string_view(kInitFailedPrefix).size();
+    }
+    return text;
+  }();
   return source;
 }
 

@@ -16,6 +16,13 @@ const std::string& python_bootstrap_source();
 /// through unchanged.
 std::vector<std::string> python_bootstrap_args();
 
+/// How the bootstrap's task failures start when the init script failed (then the traceback
+/// follows); TaskImpl::handle() records what follows as Service::init_error(). No double
+/// quote or backslash: it is pasted into a triple-quoted Python string.
+inline constexpr const char* kInitFailedPrefix =
+    "[appose-cpp] The service's init script failed, so this worker runs no task: fix the "
+    "script (Service::init()) and start the service again. The init script's traceback:\n";
+
 /// Environment variable naming the host's pid, so the worker can exit when the host dies.
 inline constexpr const char* kParentPidVar = "APPOSE_PARENT_PID";
 

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "build/fingerprint.hpp"
 #include "platform/shm_registry.hpp"
 #include "python_bootstrap.hpp"
 #include "service_impl.hpp"
@@ -63,6 +64,12 @@ void keep_line(std::deque<std::string>& lines, std::size_t& dropped, std::string
   }
 }
 constexpr auto kDrainCap = std::chrono::milliseconds(250);
+
+// The debug callback's direction marks: a request written to the worker, a response read.
+constexpr const char* kSentMark = "--> ";
+constexpr const char* kReceivedMark = "<-- ";
+// appose-python's python_worker.main() prints this (then the exception) when the init fails.
+constexpr const char* kInitWarning = "[WARNING] Init script failed: ";
 
 std::atomic<int> next_service_id{0};
 
@@ -334,7 +341,12 @@ void ServiceImpl::restart() {
   std::lock_guard restart_lock(restart_mu_);
   {
     std::unique_lock lock(mu_);
-    if (state_ == State::running) process_.kill_group(SIGKILL);
+    if (state_ == State::running) {
+      if (kill_reason_.empty() && !exit_seen_) {
+        kill_reason_ = "The service killed the worker: Service::restart() was called.";
+      }
+      process_.kill_group(SIGKILL);
+    }
     // Waits for the exit (pending tasks CRASHED) but not for the callbacks about it, unlike
     // wait_for(): a restart from a listener, or one racing a listener that restarts, would
     // otherwise wait for the event thread while it waits for restart_mu_.
@@ -355,6 +367,8 @@ void ServiceImpl::restart() {
     error_lines_.clear();
     invalid_dropped_ = error_dropped_ = 0;
     worker_info_.reset();
+    init_error_.reset();
+    init_error_full_ = false;
     stdin_closed_ = false;
   }
   debug_service("restarting the worker");
@@ -386,7 +400,8 @@ void ServiceImpl::write_line(const std::string& line) {
     // waits for ever. A worker that has already exited is not affected by the kill.
     log(fmt::format("could not write to the worker (pid {}): {}; stopping it", process_.pid(),
                     ec.message()));
-    kill();
+    kill(fmt::format("The service killed the worker: a request could not be written to it ({}).",
+                     ec.message()));
   }
 }
 
@@ -414,7 +429,7 @@ void ServiceImpl::submit(const std::shared_ptr<TaskImpl>& task, std::string line
     throw;
   }
   line.pop_back();  // the debug callback sees lines without their newline
-  debug_service(std::move(line));
+  debug_service(kSentMark + line);
 }
 
 void ServiceImpl::send_cancel(const std::string& task_id) {
@@ -431,7 +446,7 @@ void ServiceImpl::send_cancel(const std::string& task_id) {
   } catch (const Error&) {
     return;  // closed: nothing to cancel through any more
   }
-  debug_service(line);
+  debug_service(kSentMark + line);
 }
 
 void ServiceImpl::close() {
@@ -440,9 +455,12 @@ void ServiceImpl::close() {
   process_.close_stdin();  // no-op when not started or already closed
 }
 
-void ServiceImpl::kill() {
+void ServiceImpl::kill(std::string reason) {
   std::lock_guard lock(mu_);
-  if (state_ == State::running) process_.kill_group(SIGKILL);
+  if (state_ != State::running) return;
+  // A worker that has exited by itself was not killed by us, whatever is asked now.
+  if (kill_reason_.empty() && !exit_seen_) kill_reason_ = std::move(reason);
+  process_.kill_group(SIGKILL);
 }
 
 std::optional<int> ServiceImpl::wait_for(std::optional<std::chrono::milliseconds> timeout) {
@@ -485,6 +503,23 @@ std::vector<std::string> ServiceImpl::error_lines() const {
 std::optional<WorkerInfo> ServiceImpl::worker_info() const {
   std::lock_guard lock(mu_);
   return worker_info_;
+}
+
+std::optional<std::string> ServiceImpl::init_error() const {
+  std::lock_guard lock(mu_);
+  return init_error_;
+}
+
+void ServiceImpl::set_init_error(std::string error, bool full) {
+  {
+    std::lock_guard lock(mu_);
+    if (init_error_full_ || (!full && init_error_)) return;
+    const bool first = !init_error_;
+    init_error_ = error;
+    init_error_full_ = full;
+    if (!first) return;  // logged once, when first reported
+  }
+  log("the init script failed: " + error);
 }
 
 std::int64_t ServiceImpl::pid() const {
@@ -544,7 +579,7 @@ void ServiceImpl::record_invalid(std::string text, std::string_view why) {
 void ServiceImpl::handle_stdout_line(std::string_view line) {
   codec::LineContents contents = codec::split_line(line);
   if (contents.messages.empty() && contents.invalid.empty()) return;  // blank line
-  if (!contents.messages.empty()) debug("SERVICE", std::string(line));
+  if (!contents.messages.empty()) debug("SERVICE", kReceivedMark + std::string(line));
   for (std::size_t i = 0; i < contents.invalid.size(); ++i) {
     record_invalid(std::move(contents.invalid[i]),
                    i < contents.notes.size() ? contents.notes[i] : "not a JSON object");
@@ -652,6 +687,11 @@ void ServiceImpl::reply_error(const std::string& call, std::string error) {
 
 void ServiceImpl::handle_stderr_line(std::string line) {
   debug("WORKER", line);
+  // appose-python's own report of a failed init script (plain stdio; the bootstrap fails every
+  // task with the traceback instead, which TaskImpl::handle() records).
+  if (line.rfind(kInitWarning, 0) == 0 && config_.kind == WorkerKind::python) {
+    set_init_error(line.substr(std::string_view(kInitWarning).size()), /*full=*/false);
+  }
   std::lock_guard lock(mu_);
   keep_line(error_lines_, error_dropped_, std::move(line));
 }
@@ -897,7 +937,7 @@ void Reaper::adopt(std::shared_ptr<ServiceImpl> service) {
   auto grace = service->grace();
   service->release();
   std::lock_guard lock(mu_);
-  jobs_.push_back({std::move(service), std::chrono::steady_clock::now() + grace, false});
+  jobs_.push_back({std::move(service), std::chrono::steady_clock::now() + grace, grace, false});
   cv_.notify_all();
 }
 
@@ -925,7 +965,10 @@ void Reaper::run() {
         continue;
       }
       if (!it->killed && now >= it->deadline) {
-        it->service->kill();
+        it->service->kill(fmt::format(
+            "The service killed the worker: its last handle was dropped, and the worker had not "
+            "exited {} ms after EOF on its stdin (Service::shutdown_grace()).",
+            it->grace.count()));
         it->killed = true;
       }
       if (!it->killed) next = std::min(next, it->deadline);
@@ -1041,11 +1084,16 @@ Task Service::task(std::string script, Args inputs, std::optional<std::string> q
   return Task(std::move(impl), front_);
 }
 
+Task Service::task_file(const std::string& path, Args inputs, std::optional<std::string> queue) {
+  // Read as the builders read configuration files: UTF-8 checked, universal newlines.
+  return task(detail::read_text_file(path), std::move(inputs), std::move(queue));
+}
+
 void Service::close() {
   front_->impl()->close();
 }
 void Service::kill() {
-  front_->impl()->kill();
+  front_->impl()->kill("The service killed the worker: Service::kill() was called.");
 }
 int Service::wait_for() {
   return *front_->impl()->wait_for(std::nullopt);
@@ -1064,6 +1112,9 @@ std::vector<std::string> Service::error_lines() const {
 }
 std::optional<WorkerInfo> Service::worker_info() const {
   return front_->impl()->worker_info();
+}
+std::optional<std::string> Service::init_error() const {
+  return front_->impl()->init_error();
 }
 const ServiceConfig& Service::config() const {
   return front_->impl()->config();

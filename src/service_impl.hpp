@@ -4,6 +4,7 @@
 //
 //   Service handle ──> ServiceFront ──> ServiceImpl <── Reaper (after the last handle is gone)
 //   Task handle ────> TaskImpl, and the ServiceFront (a task keeps its service alive)
+//   WorkerObject ───> ServiceFront (disowned in the inputs of a started task: no cycle)
 //   ServiceImpl ───> pending TaskImpls (its task table)
 //
 // ServiceFront exists so that "the last user handle is gone" is an event: its destructor hands
@@ -86,13 +87,21 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   void submit(const std::shared_ptr<TaskImpl>& task, std::string line);
   void send_cancel(const std::string& task_id);
   void close();
-  void kill();
+  /// Kills the worker's process group, if it runs; `reason` (a sentence saying who killed it
+  /// and why) goes into the crash report, unless the worker had exited already or an earlier
+  /// kill gave one.
+  void kill(std::string reason);
   std::optional<int> wait_for(std::optional<std::chrono::milliseconds> timeout);
   [[nodiscard]] bool is_alive() const;
   [[nodiscard]] bool exited() const;
   [[nodiscard]] std::vector<std::string> invalid_lines() const;
   [[nodiscard]] std::vector<std::string> error_lines() const;
   [[nodiscard]] std::optional<WorkerInfo> worker_info() const;
+  [[nodiscard]] std::optional<std::string> init_error() const;
+  /// Records the init script's failure: `full` (the traceback a failed task carries) replaces
+  /// what an earlier report said; a partial one (appose-python's one-line warning) only fills
+  /// an empty slot.
+  void set_init_error(std::string error, bool full);
   [[nodiscard]] const ServiceConfig& config() const { return config_; }
   [[nodiscard]] std::int64_t pid() const;
   [[nodiscard]] codec::WriteOptions write_options() const;
@@ -157,6 +166,8 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   // Why the service killed its worker, if it did (added to the crash report).
   std::string kill_reason_;
   std::optional<WorkerInfo> worker_info_;
+  std::optional<std::string> init_error_;
+  bool init_error_full_ = false;
 
   // One whole line per write. Lock order: mu_ before write_mu_ (only start() takes both);
   // a blocked write holds write_mu_ alone, so kill() and the I/O thread never wait for it.
@@ -251,6 +262,8 @@ class TaskImpl : public std::enable_shared_from_this<TaskImpl> {
   void run_listeners(const TaskEvent& event, bool terminal,
                      const std::weak_ptr<ServiceImpl>& service);
   [[nodiscard]] Args adopt_outputs(Args outputs) const;
+  /// Makes the WorkerObjects in `v` stop owning their service (see Task::inputs()).
+  static void disown_worker_objects(Value& v);
 
   const std::shared_ptr<TaskWaiters> waiters_ = std::make_shared<TaskWaiters>();
   std::mutex start_mu_;  // serialises start() attempts; taken before mu_, never inside it
@@ -281,6 +294,7 @@ class Reaper {
   struct Job {
     std::shared_ptr<ServiceImpl> service;
     std::chrono::steady_clock::time_point deadline;
+    std::chrono::milliseconds grace;  // for the kill reason
     bool killed = false;
   };
   std::mutex mu_;

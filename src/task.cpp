@@ -4,6 +4,7 @@
 #include <array>
 #include <unordered_map>
 
+#include "python_bootstrap.hpp"
 #include "random.hpp"
 #include "service_impl.hpp"
 #include "value_blocks.hpp"
@@ -118,6 +119,10 @@ void TaskImpl::start(const std::shared_ptr<ServiceFront>& front, bool if_initial
     // are the caller's error and leave the task INITIAL.
     std::string line =
         codec::encode_execute(id_, script_, inputs_, queue_, service->write_options());
+    // Before the task enters the service's table, where owning proxies would make a cycle (and
+    // before the I/O thread may read the inputs).
+    for (auto& [name, value] : inputs_)
+      disown_worker_objects(value);
     service->start();
     {
       std::lock_guard lock(mu_);
@@ -179,6 +184,24 @@ void TaskImpl::cancel() {
   if (auto service = service_.lock()) service->send_cancel(id_);
 }
 
+void TaskImpl::disown_worker_objects(Value& v) {
+  switch (v.kind()) {
+    case Value::Kind::worker_object:
+      v = v.get<WorkerObject>().unowned();
+      break;
+    case Value::Kind::array:
+      for (auto& item : v.as_array())
+        disown_worker_objects(item);
+      break;
+    case Value::Kind::object:
+      for (auto& [k, item] : v.as_object())
+        disown_worker_objects(item);
+      break;
+    default:
+      break;
+  }
+}
+
 Args TaskImpl::adopt_outputs(Args outputs) const {
   std::unordered_map<std::string, SharedMemory> input_blocks;
   for (const auto& [k, v] : inputs_)
@@ -190,8 +213,11 @@ TaskImpl::Applied TaskImpl::handle(codec::Response response) {
   auto service = service_.lock();
   if (response.type == ResponseType::COMPLETION) {
     try {
+      // Proxies own the service, as Task handles do; the task is out of the service's table
+      // by now, so this makes no cycle.
+      auto front = service ? service->front() : nullptr;
       std::function<WorkerObject(std::string)> proxy = [&](std::string name) {
-        return WorkerObject(std::move(name), service_);
+        return WorkerObject(std::move(name), front);
       };
       response.outputs = adopt_outputs(codec::resolve(std::move(response.outputs), proxy));
     } catch (const std::exception& e) {
@@ -202,6 +228,13 @@ TaskImpl::Applied TaskImpl::handle(codec::Response response) {
           fmt::format("The task completed, but its outputs could not be decoded: {}", e.what());
       response.outputs = {};
     }
+  }
+  if (response.type == ResponseType::FAILURE && service && response.error &&
+      response.error->rfind(kInitFailedPrefix, 0) == 0) {
+    // The bootstrap fails every task of a worker whose init script failed; recorded before the
+    // task ends, so that whoever sees it fail sees Service::init_error() set.
+    service->set_init_error(response.error->substr(std::string_view(kInitFailedPrefix).size()),
+                            /*full=*/true);
   }
   if (response.type == ResponseType::UPDATE && !response.info.is_null()) {
     try {
@@ -384,7 +417,10 @@ void Task::cancel(std::chrono::milliseconds grace) {
               fmt::format("task {} did not stop within {} ms of its cancel request: killing "
                           "the worker (its other tasks crash too)",
                           task->id_, grace.count()));
-          s->kill();
+          s->kill(
+              fmt::format("The service killed the worker: task {} did not stop within {} ms "
+                          "of its cancel request (Task::cancel(grace)).",
+                          task->id_, grace.count()));
         }
       });
 }
@@ -399,9 +435,11 @@ std::optional<std::string> Task::error() const {
   return impl_->error_;
 }
 
-Args Task::outputs() const {
+const Args& Task::outputs() const {
+  static const Args none;  // immutable: what every unfinished task shows
   std::lock_guard lock(impl_->mu_);
-  return impl_->outputs_;
+  // outputs_ is assigned once, under mu_, as the status turns COMPLETE, and never again.
+  return impl_->status_ == TaskStatus::COMPLETE ? impl_->outputs_ : none;
 }
 
 Value Task::result() const {

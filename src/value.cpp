@@ -330,8 +330,16 @@ std::string_view Value::kind_name() const noexcept {
 }
 
 void Value::type_error(std::string_view wanted) const {
-  throw TypeError(fmt::format("expected {} but the value is {}{}", with_article(wanted),
-                              with_article(kind_name()), preview(*this)));
+  std::string hint;
+  if (wanted == "ndarray" && kind() == Kind::worker_object) {
+    // The usual cause: a Python script returned a NumPy array, which the worker cannot encode.
+    hint =
+        ". A NumPy array does not travel by itself (the worker kept it and sent a reference): "
+        "return an appose.NDArray, e.g. `out = appose.NDArray(str(a.dtype), list(a.shape)); "
+        "out.ndarray()[:] = a` and then `task.outputs['result'] = out` (see docs/values.md)";
+  }
+  throw TypeError(fmt::format("expected {} but the value is {}{}{}", with_article(wanted),
+                              with_article(kind_name()), preview(*this), hint));
 }
 
 std::int64_t Value::get_int64() const {

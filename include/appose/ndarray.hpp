@@ -4,12 +4,15 @@
 /// N-dimensional arrays over shared memory: the block travels by name, only dtype and shape
 /// cross the pipe.
 
+#include <algorithm>
 #include <complex>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <span>
 #include <string>
 #include <string_view>
@@ -106,8 +109,13 @@ class APPOSE_EXPORT Shape {
  public:
   /// Rank 0: a single element.
   Shape() = default;
-  /// C-order dimensions.
-  Shape(std::initializer_list<std::uint64_t> dims) : dims_(dims) {}
+  /// C-order dimensions of any integral types: `Shape{h, w}` with `int h, w` works (a
+  /// `std::initializer_list<std::uint64_t>` would be a narrowing error). Throws appose::Error
+  /// for a negative dimension.
+  template <std::integral... Dims>
+  requires(sizeof...(Dims) > 0 && (!std::same_as<Dims, bool> && ...))
+      Shape(Dims... dims)  // NOLINT(google-explicit-constructor): `NDArray(dtype, {h, w})`
+      : dims_{checked_dim(dims)...} {}
   /// Dimensions in the given order.
   explicit Shape(std::vector<std::uint64_t> dims, Order order = Order::c)
       : dims_(std::move(dims)), order_(order) {}
@@ -133,6 +141,15 @@ class APPOSE_EXPORT Shape {
   friend bool operator==(const Shape& a, const Shape& b) { return a.c_dims() == b.c_dims(); }
 
  private:
+  template <std::integral D>
+  static std::uint64_t checked_dim(D d) {
+    if constexpr (std::is_signed_v<D>) {
+      if (d < 0) negative_dim(static_cast<std::int64_t>(d));
+    }
+    return static_cast<std::uint64_t>(d);
+  }
+  [[noreturn]] static void negative_dim(std::int64_t d);
+
   std::vector<std::uint64_t> dims_;
   Order order_ = Order::c;
 };
@@ -180,6 +197,27 @@ class APPOSE_EXPORT NDArray {
     return {reinterpret_cast<T*>(b.data()), b.size() / sizeof(T)};
   }
 
+  /// Copies the elements of `source` (a std::vector, std::array, std::span... of T) into the
+  /// array, in its memory order: for when the data already sits in a buffer of the caller's.
+  /// Throws appose::TypeError unless T matches dtype(), appose::Error unless the source holds
+  /// exactly size() elements.
+  template <std::ranges::contiguous_range R>
+  void copy_from(const R& source) const {
+    using T = std::remove_cv_t<std::ranges::range_value_t<R>>;
+    auto to = span<T>();
+    check_copy_size(std::ranges::size(source), "copy_from", "source");
+    std::copy_n(std::ranges::data(source), to.size(), to.data());
+  }
+  /// Copies the array's elements into `destination` (a std::vector, std::span... of T, of
+  /// exactly size() elements). Throws as copy_from().
+  template <std::ranges::contiguous_range R>
+  void copy_to(R&& destination) const {
+    using T = std::remove_cv_t<std::ranges::range_value_t<R>>;
+    auto from = span<T>();
+    check_copy_size(std::ranges::size(destination), "copy_to", "destination");
+    std::copy_n(from.data(), from.size(), std::ranges::data(destination));
+  }
+
   /// True when the handle refers to an array.
   explicit operator bool() const noexcept { return impl_ != nullptr; }
   /// Equal when both views have the same dtype and shape over the same block.
@@ -188,6 +226,7 @@ class APPOSE_EXPORT NDArray {
  private:
   void check_element_type(DType requested) const;
   void check_alignment(const std::byte* data, std::size_t alignment) const;
+  void check_copy_size(std::size_t count, const char* function, const char* what) const;
   std::shared_ptr<detail::NDArrayImpl> impl_;
 };
 

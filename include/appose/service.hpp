@@ -97,6 +97,13 @@ class APPOSE_EXPORT Service {
   /// worker's main thread.
   Task task(std::string script, Args inputs = {}, std::optional<std::string> queue = std::nullopt);
 
+  /// A new task running the script in the UTF-8 text file `path` (read now, so later edits of
+  /// the file do not change the task). Throws appose::Error if the file cannot be read or is not
+  /// UTF-8. The worker sees the script's text only: relative imports and `__file__` refer to
+  /// the worker's working directory, not the file's.
+  Task task_file(const std::string& path, Args inputs = {},
+                 std::optional<std::string> queue = std::nullopt);
+
   /// Sets the script language used by get_var(), put_var(), call() and proxies (`"python"`,
   /// `"groovy"`). Environment::python() and groovy() set it. Throws for an unknown name.
   Service& syntax(std::string_view name);
@@ -108,8 +115,13 @@ class APPOSE_EXPORT Service {
   Value get_var(std::string_view name);
   /// Sets and exports a variable in the worker, for later tasks.
   void put_var(std::string_view name, Value value);
-  /// Calls a function in the worker's global scope with `args`; returns its result.
+  /// Calls a function in the worker's global scope with `args`; returns its result (whatever
+  /// it is: a dict or Map comes back as the result, not merged into the outputs).
   Value call(std::string_view function, Array args = {});
+  /// Calls a function with positional `args` and keyword arguments `kwargs` (Python
+  /// `f(*args, **kwargs)`; Groovy named arguments). Keywords must be identifiers; anything
+  /// else throws appose::Error before a task is sent.
+  Value call(std::string_view function, Array args, Args kwargs);
   /// A handle to an exported worker variable, to get its attributes and call its methods.
   WorkerObject proxy(std::string var, std::optional<std::string> queue = std::nullopt);
 
@@ -141,6 +153,14 @@ class APPOSE_EXPORT Service {
   /// Lines the worker wrote to stderr: the most recent 10,000, each cut at 64 KiB. (The debug
   /// callback sees every line as it arrives.)
   [[nodiscard]] std::vector<std::string> error_lines() const;
+  /// The init script's failure (init()), once the worker has reported it; nullopt while it has
+  /// not (or the script succeeded, or none was set). The worker's stderr line `[WARNING] Init
+  /// script failed: <exception>` sets it to `<exception>` as soon as it is read. With
+  /// Environment::python()'s default channel, every task of that worker then fails with the
+  /// script's traceback, and the first such failure replaces the text with the full traceback
+  /// before the task ends: once a task has failed that way, init_error() is the traceback.
+  /// With Channel::plain_stdio only the warning exists, and tasks run on. Cleared by restart().
+  [[nodiscard]] std::optional<std::string> init_error() const;
   /// What the worker's HELLO line said, if it sent one.
   [[nodiscard]] std::optional<WorkerInfo> worker_info() const;
   [[nodiscard]] const ServiceConfig& config() const;

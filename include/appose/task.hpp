@@ -63,7 +63,10 @@ class APPOSE_EXPORT Task {
   [[nodiscard]] const std::string& id() const;
   [[nodiscard]] const std::string& script() const;
   /// Inputs, editable until the task starts. NDArrays and SharedMemory in them stay alive (and
-  /// are not unlinked) at least until the task has finished.
+  /// are not unlinked) at least until the task has finished. A WorkerObject in them stops
+  /// owning its service when the task starts (the service's task table holds the inputs of a
+  /// running task, and an owning reference there would keep the service alive for ever); it
+  /// still works while the service lives.
   [[nodiscard]] Args& inputs();
   [[nodiscard]] const Args& inputs() const;
   /// `"main"` for the worker's main thread, or nullopt.
@@ -93,10 +96,25 @@ class APPOSE_EXPORT Task {
   [[nodiscard]] TaskStatus status() const;
   /// The failure's text (FAILED: the worker's traceback; CRASHED: the crash report), if any.
   [[nodiscard]] std::optional<std::string> error() const;
-  /// Outputs of a COMPLETE task (empty before). Returned by value: a consistent snapshot.
-  [[nodiscard]] Args outputs() const;
-  /// `outputs()["result"]`, or null if absent.
+  /// Outputs of a COMPLETE task; an empty Args for a task in any other state. The outputs are
+  /// set once, when the task completes, and never change afterwards, so the reference (and
+  /// references into it, `const Value& v = task.outputs().at("k")`) stays valid, and may be
+  /// read from any thread without locking, for as long as any handle to this task exists.
+  /// Keep a Task (not only the reference) when the Task is a temporary:
+  /// `service.task(s).wait_for().outputs()` dies with the full expression; copy it there.
+  [[nodiscard]] const Args& outputs() const;
+  /// `outputs()["result"]`, or null if absent. The worker sets `result` to the value of the
+  /// script's last line when that line is an expression, except a dict (Python) or a Map
+  /// (Groovy): both peer workers merge such a value into the outputs, key by key, and there is
+  /// no `result` then (`{'cat': 0.9}` as the last line gives `outputs()["cat"]`). To return a
+  /// dict as the result, assign it: `task.outputs['result'] = {'cat': 0.9}`. Service::call(),
+  /// get_var() and WorkerObject do that for you.
   [[nodiscard]] Value result() const;
+  /// `result().get<T>()`: throws appose::TypeError (naming both types) if the result is not a T.
+  template <typename T>
+  [[nodiscard]] T result() const {
+    return result().template get<T>();
+  }
   /// The last UPDATE's fields.
   [[nodiscard]] std::optional<std::string> message() const;
   [[nodiscard]] std::optional<std::int64_t> current() const;

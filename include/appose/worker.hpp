@@ -54,6 +54,18 @@ class APPOSE_EXPORT WorkerTask {
   [[nodiscard]] const std::string& operation() const;
   /// Inputs: NDArrays and SharedMemory are attached zero-copy.
   [[nodiscard]] const Args& inputs() const;
+  /// The input `name` as a T, or `fallback` if the service did not send it or sent null
+  /// (optional parameters, as `inputs.get(name, default)` in a Python script). Throws
+  /// appose::TypeError if it was sent but is not a T.
+  template <typename T>
+  [[nodiscard]] T input_or(std::string_view name, T fallback) const {
+    const Value* v = inputs().find(name);
+    return v == nullptr || v->is_null() ? std::move(fallback) : v->get<T>();
+  }
+  /// input_or() for a string default given as a literal.
+  [[nodiscard]] std::string input_or(std::string_view name, const char* fallback) const {
+    return input_or<std::string>(name, std::string(fallback));
+  }
   /// Outputs sent with the COMPLETION. Blocks this worker created that are put here are handed
   /// over to the host with the COMPLETION: the worker never unlinks them (unless the response
   /// cannot be encoded or written, when they stay the worker's and go with its handles).

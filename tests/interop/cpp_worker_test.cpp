@@ -41,6 +41,7 @@ using Clock = std::chrono::steady_clock;
 using json = nlohmann::json;
 
 using test::kWorkerOps;
+using test::wait_exit;
 
 Service worker_service(std::map<std::string, std::optional<std::string>> env = {}) {
   ServiceConfig config;
@@ -57,16 +58,6 @@ bool contains(const std::string& s, std::string_view part) {
 
 bool shm_exists(const std::string& name) {
   return std::filesystem::exists("/dev/shm/" + name);
-}
-
-/// Waits until process `pid` has exited (a pidfd turns readable; a zombie counts as exited).
-bool wait_exit(std::int64_t pid, std::chrono::milliseconds timeout) {
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0));
-  if (fd < 0) return errno == ESRCH;
-  pollfd pfd{fd, POLLIN, 0};
-  int rc = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
-  ::close(fd);
-  return rc == 1;
 }
 
 /// Closes the service and checks the worker ended well: exit 0 (a sanitizer report makes it
@@ -214,6 +205,20 @@ TEST(CppWorker, UnknownOperationListsTheKnownOnes) {
        {"sum", "scale", "steps", "make", "fail", "crash", "noop", "main_thread", "chatter"}) {
     EXPECT_TRUE(contains(error, op)) << op << " missing from: " << error;
   }
+  close_cleanly(service);
+}
+
+TEST(CppWorker, InputOrFallsBackForMissingAndNullInputs) {
+  APPOSE_REQUIRE_WORKER_OPS();
+  Service service = worker_service();
+  EXPECT_EQ(service.task("greet").wait_for().outputs().at("text").get<std::string>(),
+            "hello, world!");
+  Task given = service.task("greet", {{"name", "Ada"}, {"times", 2}, {"greeting", Value()}});
+  EXPECT_EQ(given.wait_for().outputs().at("text").get<std::string>(), "hello, Ada!hello, Ada!");
+  // Sent but of the wrong type: a TypeError, not the default.
+  Task wrong = service.task("greet", {{"times", "twice"}});
+  EXPECT_THROW(wrong.wait_for(), TaskException);
+  EXPECT_TRUE(contains(wrong.error().value_or(""), "expected an int")) << *wrong.error();
   close_cleanly(service);
 }
 

@@ -38,20 +38,12 @@ using Clock = std::chrono::steady_clock;
 
 /// The peer's virtual environment: its bin directory first, so `python` is the venv's.
 using test::peer_env;
+using test::start_and_await_launch;
+using test::wait_exit;
 
 using test::Signal;
 
 using test::Lines;
-
-/// Waits until process `pid` has exited (by a pidfd: no polling of the process table).
-bool wait_exit(std::int64_t pid, std::chrono::milliseconds timeout) {
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0));
-  if (fd < 0) return errno == ESRCH;  // already gone
-  pollfd pfd{fd, POLLIN, 0};
-  int rc = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
-  ::close(fd);
-  return rc == 1;
-}
 
 /// Waits until `pid` is gone from the process table (reaped). Nothing can be waited on for
 /// another process's reaping, so this polls, within a bound.
@@ -70,16 +62,6 @@ bool shm_exists(const std::string& name) {
 
 bool starts_with(const std::string& s, std::string_view prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
-}
-
-/// A task that blocks until its LAUNCH has been seen.
-void start_and_await_launch(Task& task) {
-  auto launched = std::make_shared<Signal>();
-  task.listen([launched](const TaskEvent& e) {
-    if (e.response_type == ResponseType::LAUNCH) launched->set();
-  });
-  task.start();
-  ASSERT_TRUE(launched->wait()) << "no LAUNCH from the worker";
 }
 
 // ---------------------------------------------------------------------------------------------

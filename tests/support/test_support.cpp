@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,6 +50,24 @@ appose::Environment peer_env() {
   auto py = peer_python();
   if (!py) throw std::runtime_error("appose-python peer missing; run scripts/peers.sh");
   return appose::Environment(".", {std::filesystem::path(*py).parent_path().string()});
+}
+
+bool wait_exit(std::int64_t pid, std::chrono::milliseconds timeout) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0));
+  if (fd < 0) return errno == ESRCH;  // already gone
+  pollfd pfd{fd, POLLIN, 0};
+  int rc = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
+  ::close(fd);
+  return rc == 1;
+}
+
+void start_and_await_launch(appose::Task& task) {
+  auto launched = std::make_shared<Signal>();
+  task.listen([launched](const appose::TaskEvent& e) {
+    if (e.response_type == appose::ResponseType::LAUNCH) launched->set();
+  });
+  task.start();
+  ASSERT_TRUE(launched->wait()) << "no LAUNCH from the worker";
 }
 
 bool peers_required() {

@@ -10,6 +10,7 @@
 #include <appose/task.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -42,6 +43,14 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
 
 /// An Environment over the peer virtual environment (its bin directory first on the search).
 appose::Environment peer_env();
+
+/// Waits until process `pid` has exited (a pidfd turns readable; a zombie counts as exited; no
+/// polling of the process table).
+bool wait_exit(std::int64_t pid, std::chrono::milliseconds timeout);
+
+/// Starts `task` and waits for its LAUNCH (the script is running), failing the test if none
+/// comes within 10 s.
+void start_and_await_launch(appose::Task& task);
 
 /// A one-shot flag a listener sets and the test waits for.
 class Signal {

@@ -6,12 +6,14 @@
 #include <gtest/gtest.h>
 #include <sys/statvfs.h>
 
+#include <array>
 #include <cmath>
 #include <complex>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -366,6 +368,52 @@ TEST(NDArray, OverARegionOfABlock) {
   block = SharedMemory();
   EXPECT_EQ(a.shm().name(), name);
   EXPECT_EQ(a.span<std::int32_t>()[1], 0x0F0E0D0C);
+}
+
+TEST(Shape, AcceptsAnyIntegralDimensions) {
+  // `Shape{h, w}` with int variables was a narrowing error (an initializer_list<uint64_t>).
+  int h = 480, w = 640;
+  const Shape from_ints{h, w};
+  EXPECT_EQ(from_ints.c_dims(), (std::vector<std::uint64_t>{480, 640}));
+  std::size_t n = 3;
+  short s = 2;
+  long long big = 1LL << 40;
+  EXPECT_EQ((Shape{n, s, big}.c_dims()), (std::vector<std::uint64_t>{3, 2, 1ULL << 40}));
+  NDArray image(DType::uint8, {h, w});
+  EXPECT_EQ(image.size(), 480u * 640u);
+  int negative = -1;
+  try {
+    Shape bad{h, negative};
+    FAIL() << "a negative dimension was accepted";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("-1"));
+    EXPECT_THAT(e.what(), HasSubstr("negative"));
+  }
+}
+
+TEST(NDArray, CopyFromAndToExistingBuffers) {
+  NDArray a(DType::float32, {2, 3});
+  const std::vector<float> in{1, 2, 3, 4, 5, 6};
+  a.copy_from(in);
+  EXPECT_EQ(a.span<float>()[5], 6.0f);
+  std::vector<float> out(6);
+  a.copy_to(out);
+  EXPECT_EQ(out, in);
+  std::array<float, 6> fixed{};
+  a.copy_to(std::span<float>(fixed));
+  EXPECT_EQ(fixed[0], 1.0f);
+  a.copy_from(std::span<const float>(in.data(), in.size()));
+  // Sizes must match exactly; types must match the dtype.
+  std::vector<float> short_buffer(5);
+  try {
+    a.copy_to(short_buffer);
+    FAIL() << "a 5-element destination was accepted for 6 elements";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("holds 5 elements but the array has 6"));
+  }
+  EXPECT_THROW(a.copy_from(std::vector<float>(7)), Error);
+  EXPECT_THROW(a.copy_from(std::vector<double>(6)), appose::TypeError);
+  EXPECT_EQ(out, in);  // nothing was written by the failed copies
 }
 
 }  // namespace

@@ -183,6 +183,9 @@ def generate(page_abs, rel, line, code, keys, prologue, check, exe_macros):
     if "venv" in keys:
         out.append('  if (int rc = appose_docs::require_peer("appose-python", APPOSE_DOCS_VENV '
                    '"/bin/python"); rc >= 0) return rc;')
+    if "network" in keys:  # CMake points APPOSE_UV at the peers' uv
+        out.append('  if (int rc = appose_docs::require_peer("uv", APPOSE_DOCS_VENV "/bin/uv"); '
+                   'rc >= 0) return rc;')
     if "java-lib" in keys:
         out.append('  if (int rc = appose_docs::require_peer("appose-java", '
                    'APPOSE_DOCS_JAVA_LIB); rc >= 0) return rc;')

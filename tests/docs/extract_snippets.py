@@ -230,12 +230,15 @@ def main():
     os.makedirs(args.out, exist_ok=True)
 
     found = []  # (id, page_abs, rel, line, code, keys, prologue, check)
-    names = {}
+    names, stems = {}, set()
     for page in sorted(args.pages):
         page_abs = os.path.abspath(page)
         rel = os.path.relpath(page_abs, args.root)
         stem = re.sub(r"[^A-Za-z0-9]+", "_", os.path.splitext(rel)[0]).strip("_").lower()
-        stem = stem[len("docs_"):] if stem.startswith("docs_") else stem
+        # docs/values.md is "values"; docs/README.md stays "docs_readme" beside README.md's.
+        short = stem[len("docs_"):] if stem.startswith("docs_") else stem
+        stem = stem if short in stems else short
+        stems.add(stem)
         for index, (line, code, keys, prologue, check) in enumerate(blocks(page_abs), 1):
             ident = f"{stem}_{index}"
             if "name" in keys:

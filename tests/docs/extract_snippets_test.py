@@ -117,6 +117,14 @@ class Extract(unittest.TestCase):
         self.assertIn(f'#line 7 "{page}"\nint given = 1;', source)
         self.assertIn('NEEDS venv PROGRAMS page_1)', self.read("snippets.cmake"))
 
+    def test_page_names_make_distinct_tests(self):
+        os.makedirs(os.path.join(self.root, "docs"))
+        pages = [self.page("```cpp\nint x = 1;\n```\n", name) for name in
+                 ("README.md", "docs/README.md", "docs/values.md")]
+        self.assertEqual(self.run_tool(*pages).returncode, 0)
+        self.assertEqual(sorted(os.listdir(self.out)),
+                         ["docs_readme_1.cpp", "readme_1.cpp", "snippets.cmake", "values_1.cpp"])
+
     def test_unchanged_output_is_not_rewritten(self):
         page = self.page("```cpp\nint x = 1;\n```\n")
         self.assertEqual(self.run_tool(page).returncode, 0)

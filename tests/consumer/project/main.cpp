@@ -151,11 +151,14 @@ void names() {
   check(appose::dtype_size(appose::DType::float64) == 8 &&
             appose::dtype_name(appose::DType::float32) == "float32" &&
             appose::parse_dtype("uint16") == appose::DType::uint16 &&
-            !appose::parse_dtype("float16") && appose::dtype_of<float>() == appose::DType::float32,
+            appose::parse_dtype("float16") == appose::DType::float16 &&
+            !appose::parse_dtype("float8") && appose::dtype_of<float>() == appose::DType::float32 &&
+            appose::to_float(appose::Float16Bits{0x3C00}) == 1.0F,
         "dtypes");
   check(appose::syntax_for("python")->name() == "python", "syntax_for()");
   check(std::string(appose::version()) == APPOSE_VERSION_STRING &&
-            std::string(appose::protocol_generation()) == "0.12",
+            std::string(appose::protocol_generation()) == "0.12" &&
+            appose::same_protocol("0.12.0", "0.12.3") && !appose::same_protocol("0.12.0", "0.13.0"),
         "version()");
 }
 

@@ -6,12 +6,17 @@
 //   4. NDArray handoff, 1 KiB against 1 GiB (the handoff should not grow with the array);
 //   5. a 10 MB JSON input, this Service against appose-python's;
 //   6. tasks per second with 64 in flight.
+// With --pin CPU, the rows on the C++ worker (2a-2c, 3e, 6h) are measured a second time with
+// this process and everything it starts pinned to that one CPU (rows 2a-p ... 6h-p): there a
+// hop costs a context switch rather than a wake-up across vCPUs, and the ratio to the pinned
+// cat floor shows this library's own work (issue 18). --native leaves out every other row.
 // Every figure of the table is measured in the same run, so the ratios compare like with like
 // even on a noisy machine. The peers time themselves in their own process (bench/python,
 // bench/java), leaving out their interpreter's start-up. A peer that is missing (no java, no
 // jars) gets "n/a" in its rows; the rest still runs.
 //
-// Usage: compare [--python PY] [--java-lib DIR] [--worker-ops PATH] [--quick]
+// Usage: compare [--python PY] [--java-lib DIR] [--worker-ops PATH] [--pin CPU] [--native]
+//                [--quick]
 // See docs/benchmarks.md for what each row means and how to read it.
 
 #include <appose/appose.hpp>
@@ -20,6 +25,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -48,6 +54,8 @@ struct Options {
   std::string java_lib = APPOSE_BENCH_JAVA_LIB;
   std::string worker_ops = APPOSE_BENCH_WORKER_OPS;
   bool quick = false;
+  std::optional<int> pin;  // also measure the native rows pinned to this CPU
+  bool native = false;     // only the rows on the C++ worker (and their floor)
 };
 
 /// How much to measure, in total per row. The full plan stays under about three minutes on
@@ -114,8 +122,10 @@ class Table {
   }
 
   /// Runs `measure` for the row and keeps its samples; a failure makes the row n/a (reported
-  /// under the table) and later rounds leave it out.
+  /// under the table) and later rounds leave it out. A row not in the table (left out by
+  /// --native, or pinned rows without --pin) is not measured.
   void measure(const std::string& id, const std::function<std::vector<double>()>& measure) {
+    if (find(id) == nullptr) return;
     Row& row = at(id);
     if (!row.error.empty()) return;
     try {
@@ -136,11 +146,12 @@ class Table {
     });
   }
   void fail(const std::string& id, std::string why) {
+    if (find(id) == nullptr) return;
     Row& row = at(id);
     if (!row.error.empty()) return;
     row.error = std::move(why);
     row.samples.clear();
-    fmt::print(stderr, "  {:<3} {:<66} n/a: {}\n", row.id, row.what, row.error);
+    fmt::print(stderr, "  {:<4} {:<66} n/a: {}\n", row.id, row.what, row.error);
   }
   /// Medians and tails over all rounds.
   void finish() {
@@ -160,7 +171,7 @@ class Table {
 
  private:
   static void progress(const Row& row, const b::Stats& s) {
-    fmt::print(stderr, "  {:<3} {:<66} {:>10} {}\n", row.id, row.what, number(s.median, row),
+    fmt::print(stderr, "  {:<4} {:<66} {:>10} {}\n", row.id, row.what, number(s.median, row),
                row.unit);
   }
 
@@ -296,7 +307,8 @@ std::string ratio_cell(const Table& table, const Row& row) {
   return cell.empty() ? "" : cell;
 }
 
-void print_table(const Table& table, const Plan& plan, const std::vector<std::string>& notes) {
+void print_table(const Table& table, const Plan& plan, const std::vector<std::string>& notes,
+                 const Options& o) {
   fmt::print("\n| # | what | n | median | p99 | unit | ratio (this / baseline) |\n");
   fmt::print("|---|---|--:|--:|--:|---|---|\n");
   for (const Row& row : table.rows()) {
@@ -311,18 +323,32 @@ void print_table(const Table& table, const Plan& plan, const std::vector<std::st
   fmt::print(
       "\nTimes: lower is better, p99 is the 99th percentile. Rates (tasks/s): higher is better, "
       "the p99 column is the 1st percentile (the slowest 1% of windows of {} completions).\n"
-      "Each series in {} rounds, the rows taking turns (appose-java: one JVM, all at once). "
-      "Round trips: {} ({} warm-up per round untimed); start-up: {} (one per round untimed); "
-      "handoff: {} per size; JSON: {} runs of {} integers after one untimed; in flight: {} "
-      "windows of {} per round.\n",
-      kWindow, plan.rounds, plan.rtt, b::kWarmup, plan.startup, plan.handoff, plan.json,
-      plan.json_count, plan.inflight_windows, kWindow);
-  fmt::print(
-      "\"print locked\": appose-python's worker with its print() under a lock; as is, it writes "
-      "a response's text and newline separately from each task's thread, so with many tasks in "
-      "flight two responses can end up on one line (`{{..}}{{..}}`). The peers' services drop "
-      "such a line and its tasks never finish (the row stalls: n/a); appose-cpp's service "
-      "splits it. The private channel's bootstrap takes the same lock.\n");
+      "Each series in {} rounds, the rows taking turns{}. Round trips: {} ({} warm-up per round "
+      "untimed); start-up: {} (one per round untimed); {}in flight: {} windows of {} per "
+      "round.\n",
+      kWindow, plan.rounds, o.native ? "" : " (appose-java: one JVM, all at once)", plan.rtt,
+      b::kWarmup, plan.startup,
+      o.native ? ""
+               : fmt::format("handoff: {} per size; JSON: {} runs of {} integers after one "
+                             "untimed; ",
+                             plan.handoff, plan.json, plan.json_count),
+      plan.inflight_windows, kWindow);
+  if (!o.native) {
+    fmt::print(
+        "\"print locked\": appose-python's worker with its print() under a lock; as is, it writes "
+        "a response's text and newline separately from each task's thread, so with many tasks in "
+        "flight two responses can end up on one line (`{{..}}{{..}}`). The peers' services drop "
+        "such a line and its tasks never finish (the row stalls: n/a); appose-cpp's service "
+        "splits it. The private channel's bootstrap takes the same lock.\n");
+  }
+  if (o.pin) {
+    fmt::print(
+        "Rows -p: pinned to CPU {}. This process set its affinity to that CPU alone "
+        "(sched_setaffinity) before starting the worker or `cat`, which inherit it, as do the "
+        "service's threads: every hop is a context switch on one CPU, not a wake-up across CPUs. "
+        "Pinned and unpinned rows take turns in each round.\n",
+        *o.pin);
+  }
   for (const auto& note : notes)
     fmt::print("Note: {}\n", note);
 
@@ -361,12 +387,16 @@ void print_table(const Table& table, const Plan& plan, const std::vector<std::st
 
 int usage(const char* argv0, int code) {
   std::fprintf(code == 0 ? stdout : stderr,
-               "usage: %s [--python PY] [--java-lib DIR] [--worker-ops PATH] [--quick]\n"
+               "usage: %s [--python PY] [--java-lib DIR] [--worker-ops PATH] [--pin CPU]\n"
+               "          [--native] [--quick]\n"
                "  --python PY        a Python with appose (appose-python) and numpy\n"
                "                     (default: %s)\n"
                "  --java-lib DIR     appose-java and its dependencies; missing: n/a rows\n"
                "                     (default: %s)\n"
                "  --worker-ops PATH  the C++ example worker (default: %s)\n"
+               "  --pin CPU          also measure the C++ worker's rows (2a-2c, 3e, 6h) with\n"
+               "                     this process and its children pinned to CPU (rows -p)\n"
+               "  --native           only the C++ worker's rows and their cat floor\n"
                "  --quick            fewer iterations: a smoke check, about 30 s\n",
                argv0, APPOSE_BENCH_PEER_PYTHON, APPOSE_BENCH_JAVA_LIB, APPOSE_BENCH_WORKER_OPS);
   return code;
@@ -389,6 +419,10 @@ int main(int argc, char** argv) {
         o.java_lib = value();
       } else if (arg == "--worker-ops") {
         o.worker_ops = value();
+      } else if (arg == "--pin") {
+        o.pin = std::stoi(value());
+      } else if (arg == "--native") {
+        o.native = true;
       } else if (arg == "--quick") {
         o.quick = true;
       } else if (arg == "--help" || arg == "-h") {
@@ -402,7 +436,15 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (!std::filesystem::exists(o.python)) {
+  if (o.pin) {
+    try {
+      b::PinnedToCpu check(*o.pin);  // fail now, not after the unpinned rows
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "compare: cannot pin to CPU %d: %s\n", *o.pin, e.what());
+      return 2;
+    }
+  }
+  if (!o.native && !std::filesystem::exists(o.python)) {
     // Every row but the C++ worker's needs appose-python's worker: nothing sensible to run.
     std::fprintf(stderr, "compare: no Python at %s (run scripts/peers.sh, or pass --python)\n",
                  o.python.c_str());
@@ -419,31 +461,50 @@ int main(int argc, char** argv) {
 
   const std::string header_machine = machine();
   const std::string header_versions = peer_versions(o);
-  fmt::print(stderr, "bench/compare{}: measuring (progress below, the table at the end)\n",
-             o.quick ? " --quick" : "");
+  const std::string flags = fmt::format("{}{}{}", o.pin ? fmt::format(" --pin {}", *o.pin) : "",
+                                        o.native ? " --native" : "", o.quick ? " --quick" : "");
+  fmt::print(stderr, "bench/compare{}: measuring (progress below, the table at the end)\n", flags);
 
   Table t;
   const Baseline vs_py{"1d", "appose-python"}, vs_floor{"1a", "floor"};
   const Baseline vs_java{"1e", "appose-java"};
-  t.add(row("1a", "raw pipe floor: a line through python and back", "µs"));
-  t.add(row("1b", "appose-cpp service → python worker (private channel)", "µs", {vs_py, vs_floor},
-            {vs_py, vs_java}));
-  t.add(row("1c", "appose-cpp service → python worker (plain stdio)", "µs", {vs_py, vs_floor},
-            {vs_py, vs_java}));
-  t.add(row("1d", "appose-python service → python worker", "µs", {vs_floor}));
-  t.add(row("1e", java_name + " service → python worker", "µs", {vs_py, vs_floor}));
+  // Rows left out by --native are simply not in the table: measure() skips them.
+  auto add = [&](Row r) {
+    static const std::string native_rows[] = {"2a", "2b", "2c", "3e", "6h"};
+    const std::string base = r.id.substr(0, 2);
+    bool native =
+        std::find(std::begin(native_rows), std::end(native_rows), base) != std::end(native_rows);
+    if (o.native && !native) return;
+    if (!o.pin && r.id.size() > 2) return;  // the pinned rows (-p)
+    if (o.native) r.peers.clear();
+    t.add(std::move(r));
+  };
+  add(row("1a", "raw pipe floor: a line through python and back", "µs"));
+  add(row("1b", "appose-cpp service → python worker (private channel)", "µs", {vs_py, vs_floor},
+          {vs_py, vs_java}));
+  add(row("1c", "appose-cpp service → python worker (plain stdio)", "µs", {vs_py, vs_floor},
+          {vs_py, vs_java}));
+  add(row("1d", "appose-python service → python worker", "µs", {vs_floor}));
+  add(row("1e", java_name + " service → python worker", "µs", {vs_py, vs_floor}));
   const Baseline vs_cat{"2a", "cat floor"};
-  t.add(row("2a", "raw pipe floor: a line through cat and back", "µs"));
-  t.add(row("2b", "bare client → C++ worker (no service)", "µs", {vs_cat}));
-  t.add(row("2c", "appose-cpp service → C++ worker", "µs", {vs_cat}));
+  add(row("2a", "raw pipe floor: a line through cat and back", "µs"));
+  add(row("2b", "bare client → C++ worker (no service)", "µs", {vs_cat}));
+  add(row("2c", "appose-cpp service → C++ worker", "µs", {vs_cat}));
+  const Baseline vs_cat_pinned{"2a-p", "pinned cat floor"};
+  add(row("2a-p", "raw pipe floor: cat (pinned)", "µs", {vs_cat}));
+  add(row("2b-p", "bare client → C++ worker (pinned)", "µs", {vs_cat_pinned, {"2b", "unpinned"}}));
+  add(row("2c-p", "appose-cpp service → C++ worker (pinned)", "µs",
+          {vs_cat_pinned, {"2c", "unpinned"}}));
   const Baseline vs_import{"3a", "import"}, vs_py_start{"3c", "appose-python"};
   const Baseline vs_java_start{"3d", "appose-java"};
-  t.add(row("3a", "python -c \"import appose.python_worker\" (wall)", "ms"));
-  t.add(row("3b", "appose-cpp service → python worker: start + first task", "ms",
-            {vs_py_start, vs_import}, {vs_py_start, vs_java_start}));
-  t.add(row("3c", "appose-python service: start + first task", "ms", {vs_import}));
-  t.add(row("3d", java_name + " service: start + first task (in a warm JVM)", "ms", {vs_import}));
-  t.add(row("3e", "appose-cpp service → C++ worker: start + first task", "ms", {vs_import}));
+  add(row("3a", "python -c \"import appose.python_worker\" (wall)", "ms"));
+  add(row("3b", "appose-cpp service → python worker: start + first task", "ms",
+          {vs_py_start, vs_import}, {vs_py_start, vs_java_start}));
+  add(row("3c", "appose-python service: start + first task", "ms", {vs_import}));
+  add(row("3d", java_name + " service: start + first task (in a warm JVM)", "ms", {vs_import}));
+  add(row("3e", "appose-cpp service → C++ worker: start + first task", "ms", {vs_import}));
+  add(row("3e-p", "appose-cpp service → C++ worker: start + first task (pinned)", "ms",
+          {{"3e", "unpinned"}}));
 
   // The big array: 1 GiB when /dev/shm has room for it (one block at a time), else 256 MiB.
   std::size_t big = kGiB;
@@ -456,35 +517,37 @@ int main(int argc, char** argv) {
   const std::string big_name = big == kGiB ? "1 GiB" : "256 MiB";
   const Baseline vs_small{"4a", "1 KiB"}, vs_py_small{"4c", "1 KiB"};
   const Baseline vs_py_h_small{"4c", "appose-python"}, vs_py_h_big{"4d", "appose-python"};
-  t.add(row("4a", "NDArray handoff 1 KiB, appose-cpp → python worker", "µs", {vs_py_h_small},
-            {vs_py_h_small}));
-  t.add(row("4b", "NDArray handoff " + big_name + ", appose-cpp → python worker", "µs",
-            {vs_small, vs_py_h_big}, {vs_py_h_big}));
-  t.add(row("4c", "NDArray handoff 1 KiB, appose-python → python worker", "µs"));
-  t.add(row("4d", "NDArray handoff " + big_name + ", appose-python → python worker", "µs",
-            {vs_py_small}));
+  add(row("4a", "NDArray handoff 1 KiB, appose-cpp → python worker", "µs", {vs_py_h_small},
+          {vs_py_h_small}));
+  add(row("4b", "NDArray handoff " + big_name + ", appose-cpp → python worker", "µs",
+          {vs_small, vs_py_h_big}, {vs_py_h_big}));
+  add(row("4c", "NDArray handoff 1 KiB, appose-python → python worker", "µs"));
+  add(row("4d", "NDArray handoff " + big_name + ", appose-python → python worker", "µs",
+          {vs_py_small}));
   const Baseline vs_py_json{"5b", "appose-python"};
-  t.add(row("5a", "10 MB JSON input → len(), appose-cpp → python worker", "ms", {vs_py_json},
-            {vs_py_json}));
-  t.add(row("5b", "10 MB JSON input → len(), appose-python → python worker", "ms"));
-  t.add(row("5c", "10 MB JSON input → len(), appose-cpp → python worker (plain stdio)", "ms",
-            {vs_py_json}, {vs_py_json}));
+  add(row("5a", "10 MB JSON input → len(), appose-cpp → python worker", "ms", {vs_py_json},
+          {vs_py_json}));
+  add(row("5b", "10 MB JSON input → len(), appose-python → python worker", "ms"));
+  add(row("5c", "10 MB JSON input → len(), appose-cpp → python worker (plain stdio)", "ms",
+          {vs_py_json}, {vs_py_json}));
   const Baseline vs_py_tp{"6e", "appose-python (print locked)"};
   const Baseline vs_java_tp{"6g", "appose-java (print locked)"};
   const Baseline vs_py_tp_stock{"6d", "appose-python"}, vs_java_tp_stock{"6f", "appose-java"};
-  t.add(row("6a", "64 in flight: appose-cpp → python worker (private channel)", "tasks/s",
-            {vs_py_tp}, {vs_py_tp, vs_java_tp}));
-  t.add(row("6b", "64 in flight: appose-cpp → python worker, print locked (plain stdio)", "tasks/s",
-            {vs_py_tp}, {vs_py_tp, vs_java_tp}));
-  t.add(row("6c", "64 in flight: appose-cpp → python worker as is (plain stdio)", "tasks/s",
-            {vs_py_tp_stock, vs_py_tp}, {vs_py_tp_stock, vs_java_tp_stock}));
-  t.add(row("6d", "64 in flight: appose-python → python worker as is", "tasks/s"));
-  t.add(row("6e", "64 in flight: appose-python → python worker, print locked", "tasks/s"));
-  t.add(row("6f", "64 in flight: " + java_name + " → python worker as is", "tasks/s",
-            {vs_py_tp_stock}));
-  t.add(row("6g", "64 in flight: " + java_name + " → python worker, print locked", "tasks/s",
-            {vs_py_tp}));
-  t.add(row("6h", "64 in flight: appose-cpp → C++ worker", "tasks/s", {{"6a", "python worker"}}));
+  add(row("6a", "64 in flight: appose-cpp → python worker (private channel)", "tasks/s", {vs_py_tp},
+          {vs_py_tp, vs_java_tp}));
+  add(row("6b", "64 in flight: appose-cpp → python worker, print locked (plain stdio)", "tasks/s",
+          {vs_py_tp}, {vs_py_tp, vs_java_tp}));
+  add(row("6c", "64 in flight: appose-cpp → python worker as is (plain stdio)", "tasks/s",
+          {vs_py_tp_stock, vs_py_tp}, {vs_py_tp_stock, vs_java_tp_stock}));
+  add(row("6d", "64 in flight: appose-python → python worker as is", "tasks/s"));
+  add(row("6e", "64 in flight: appose-python → python worker, print locked", "tasks/s"));
+  add(row("6f", "64 in flight: " + java_name + " → python worker as is", "tasks/s",
+          {vs_py_tp_stock}));
+  add(row("6g", "64 in flight: " + java_name + " → python worker, print locked", "tasks/s",
+          {vs_py_tp}));
+  add(row("6h", "64 in flight: appose-cpp → C++ worker", "tasks/s", {{"6a", "python worker"}}));
+  add(row("6h-p", "64 in flight: appose-cpp → C++ worker (pinned)", "tasks/s",
+          {{"6h", "unpinned"}}));
 
   const int rtt = plan.per_round(plan.rtt);
   const int starts = plan.per_round(plan.startup);
@@ -504,7 +567,7 @@ int main(int argc, char** argv) {
       t.fail(id, why);
   }
   if (!have_ops) {
-    for (const char* id : {"2b", "2c", "3e", "6h"})
+    for (const char* id : {"2b", "2c", "3e", "6h", "2b-p", "2c-p", "3e-p", "6h-p"})
       t.fail(id, no_ops);
   }
 
@@ -528,11 +591,22 @@ int main(int argc, char** argv) {
     return samples;
   };
   auto flight = [&](appose::Service& s) { return b::in_flight(s, "None", flight_total, kWindow); };
+  // Row `id` measured as is, then its pinned twin `id-p` (with --pin) in the same turn.
+  auto measure_both = [&](const std::string& id, const std::function<std::vector<double>()>& m) {
+    t.measure(id, m);
+    if (!o.pin || t.find(id + "-p") == nullptr) return;
+    t.measure(id + "-p", [&] {
+      b::PinnedToCpu pinned(*o.pin);
+      return m();
+    });
+  };
 
   // appose-java runs once, all its jobs in one JVM: the single-file launch compiles first.
-  fmt::print(stderr, "appose-java (one JVM for all its rows)\n");
+  if (!o.native) fmt::print(stderr, "appose-java (one JVM for all its rows)\n");
   PeerRun java;
-  if (java_version.empty()) {
+  if (o.native) {
+    java.failure = "left out (--native)";
+  } else if (java_version.empty()) {
     java.failure = "no appose-java jar in " + o.java_lib + " (run scripts/peers.sh)";
   } else {
     java = run_peer([&] {
@@ -566,9 +640,9 @@ int main(int argc, char** argv) {
     python_jobs({{"1d", j_rtt}});
 
     // 2. Round trip on the C++ worker.
-    t.measure("2a", [&] { return b::cat_floor(rtt); });
-    t.measure("2b", [&] { return b::bare_worker(o.worker_ops, rtt); });
-    t.measure("2c", [&] {
+    measure_both("2a", [&] { return b::cat_floor(rtt); });
+    measure_both("2b", [&] { return b::bare_worker(o.worker_ops, rtt); });
+    measure_both("2c", [&] {
       appose::Service s = b::cpp_worker_service(o.worker_ops);
       auto us = b::round_trips(s, "noop", rtt);
       b::stop(s);
@@ -583,7 +657,7 @@ int main(int argc, char** argv) {
       return b::startup_times([&] { return b::python_service(py); }, "None", starts);
     });
     python_jobs({{"3c", j_start}});
-    t.measure("3e", [&] {
+    measure_both("3e", [&] {
       return b::startup_times([&] { return b::cpp_worker_service(o.worker_ops); }, "noop", starts);
     });
 
@@ -607,7 +681,7 @@ int main(int argc, char** argv) {
     t.measure("6c",
               [&] { return on_python(b::python_code_service(py, b::kPythonWorkerCode), flight); });
     python_jobs({{"6d", j_flight}, {"6e", j_flight_locked}});
-    t.measure("6h", [&] {
+    measure_both("6h", [&] {
       appose::Service s = b::cpp_worker_service(o.worker_ops);
       auto rates = b::in_flight(s, "noop", flight_total, kWindow);
       b::stop(s);
@@ -616,7 +690,7 @@ int main(int argc, char** argv) {
   }
 
   // 5. A 10 MB JSON input: few, long samples, so one round (and one untimed run each).
-  fmt::print(stderr, "10 MB JSON inputs\n");
+  if (!o.native) fmt::print(stderr, "10 MB JSON inputs\n");
   t.measure("5a", [&] {
     return on_python(b::python_service(py), [&](appose::Service& s) {
       return b::json_input(s, plan.json_count, plan.json);
@@ -630,9 +704,9 @@ int main(int argc, char** argv) {
   });
 
   t.finish();
-  fmt::print("bench/compare{}, {}\n", o.quick ? " --quick" : "", now());
+  fmt::print("bench/compare{}, {}\n", flags, now());
   fmt::print("machine: {}\n", header_machine);
   fmt::print("versions: {}\n", header_versions);
-  print_table(t, plan, notes);
+  print_table(t, plan, notes, o);
   return 0;
 }

@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -18,15 +17,11 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "platform/process.hpp"
+#include "child.hpp"
 
 namespace appose::bench {
 
 namespace {
-
-double percentile(std::vector<double>& sorted, double q) {
-  return sorted[static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1))];
-}
 
 /// The last few lines of a child's stderr, for an error message that says why it failed.
 std::string tail(const std::string& text, std::size_t max_chars = 800) {
@@ -69,20 +64,24 @@ PeerResults parse_peer_output(const ChildOutput& child, std::string_view who) {
 
 }  // namespace
 
-Stats stats(std::vector<double> samples) {
-  if (samples.empty()) throw std::runtime_error("no samples");
-  std::sort(samples.begin(), samples.end());
-  return {percentile(samples, 0.5), percentile(samples, 0.99), samples.size()};
+PinnedToCpu::PinnedToCpu(int cpu) {
+  if (::sched_getaffinity(0, sizeof before_, &before_) != 0) {
+    throw std::system_error(errno, std::generic_category(), "sched_getaffinity");
+  }
+  if (cpu < 0 || cpu >= CPU_SETSIZE) {
+    throw std::system_error(EINVAL, std::generic_category(), fmt::format("CPU {}", cpu));
+  }
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(static_cast<std::size_t>(cpu), &one);
+  if (::sched_setaffinity(0, sizeof one, &one) != 0) {
+    throw std::system_error(errno, std::generic_category(),
+                            fmt::format("sched_setaffinity to CPU {}", cpu));
+  }
 }
 
-Stats rate_stats(std::vector<double> samples) {
-  if (samples.empty()) throw std::runtime_error("no samples");
-  std::sort(samples.begin(), samples.end());
-  return {percentile(samples, 0.5), percentile(samples, 0.01), samples.size()};
-}
-
-double micros_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+PinnedToCpu::~PinnedToCpu() {
+  ::sched_setaffinity(0, sizeof before_, &before_);
 }
 
 std::string read_line(int fd, std::string& buffer) {
@@ -102,9 +101,7 @@ std::string read_line(int fd, std::string& buffer) {
 }
 
 ChildOutput run_child(const std::vector<std::string>& argv, std::chrono::seconds timeout) {
-  appose::detail::SpawnOptions options;
-  options.argv = argv;
-  auto process = appose::detail::Process::spawn(options);
+  Child process = Child::spawn(argv);
   process.close_stdin();
   ChildOutput result;
   const auto deadline = Clock::now() + timeout;
@@ -114,7 +111,7 @@ ChildOutput run_child(const std::vector<std::string>& argv, std::chrono::seconds
   while (open > 0) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
-      process.kill_group(SIGKILL);
+      process.kill();
       result.timed_out = true;
       break;
     }
@@ -147,17 +144,13 @@ std::vector<double> peer_samples(const PeerResults& results, const std::string& 
 
 // ---- floors --------------------------------------------------------------------------------
 
-namespace {
-
-/// Sends `line` to a child that echoes it, `iterations` timed times after the warm-up.
-std::vector<double> echo_round_trips(appose::detail::Process& process, const std::string& line,
-                                     int iterations) {
+std::vector<double> echo_round_trips(Child& process, const std::string& line, int iterations) {
   std::string buffer;
   std::vector<double> us;
   us.reserve(static_cast<std::size_t>(iterations));
   for (int i = 0; i < iterations + kWarmup; ++i) {
     auto t0 = Clock::now();
-    if (process.write_stdin(line)) throw std::runtime_error("write to the echo process failed");
+    if (!process.write_stdin(line)) throw std::runtime_error("write to the echo process failed");
     read_line(process.stdout_fd(), buffer);
     double d = micros_since(t0);
     if (i >= kWarmup) us.push_back(d);
@@ -167,35 +160,22 @@ std::vector<double> echo_round_trips(appose::detail::Process& process, const std
   return us;
 }
 
-}  // namespace
-
 std::vector<double> python_echo_floor(const std::string& python, int iterations) {
-  appose::detail::SpawnOptions options;
-  options.argv = {
-      python, "-u", "-c",
-      "import sys\nfor line in sys.stdin:\n    sys.stdout.write(line)\n    sys.stdout.flush()"};
-  auto process = appose::detail::Process::spawn(options);
+  Child process = Child::spawn(
+      {python, "-u", "-c",
+       "import sys\nfor line in sys.stdin:\n    sys.stdout.write(line)\n    sys.stdout.flush()"});
   return echo_round_trips(
       process, "{\"task\":\"0123456789abcdef0123456789abcdef\",\"requestType\":\"PING\"}\n",
       iterations);
 }
 
 std::vector<double> cat_floor(int iterations) {
-  appose::detail::SpawnOptions options;
-  options.argv = {"cat"};
-  auto process = appose::detail::Process::spawn(options);
-  return echo_round_trips(
-      process,
-      R"({"task":"0123456789abcdef0123456789abcdef","requestType":"EXECUTE","script":"noop","inputs":{},"queue":null})"
-      "\n",
-      iterations);
+  Child process = Child::spawn({"cat"});
+  return echo_round_trips(process, std::string(kExecuteLine), iterations);
 }
 
 std::vector<double> bare_worker(const std::string& worker_ops, int iterations) {
-  appose::detail::SpawnOptions options;
-  options.argv = {worker_ops};
-  options.env.emplace("APPOSE_WORKER_HELLO", std::string(1, '0'));
-  auto process = appose::detail::Process::spawn(options);
+  Child process = Child::spawn({worker_ops}, {{"APPOSE_WORKER_HELLO", "0"}});
   std::string buffer;
   std::vector<double> us;
   for (int i = 0; i < iterations + kWarmup; ++i) {
@@ -204,7 +184,7 @@ std::vector<double> bare_worker(const std::string& worker_ops, int iterations) {
         "\n",
         i);
     auto t0 = Clock::now();
-    if (process.write_stdin(request)) throw std::runtime_error("write to the worker failed");
+    if (!process.write_stdin(request)) throw std::runtime_error("write to the worker failed");
     while (read_line(process.stdout_fd(), buffer).find("COMPLETION") == std::string::npos) {
     }
     double d = micros_since(t0);
@@ -233,30 +213,6 @@ appose::Service python_code_service(const std::string& python, std::string_view 
   return service;
 }
 
-appose::Service cpp_worker_service(const std::string& worker_ops) {
-  appose::ServiceConfig config;
-  config.command = {worker_ops};
-  return appose::Service(std::move(config));
-}
-
-void stop(appose::Service& service) {
-  service.close();
-  service.wait_for();
-}
-
-std::vector<double> round_trips(appose::Service& service, const std::string& script,
-                                int iterations) {
-  std::vector<double> us;
-  us.reserve(static_cast<std::size_t>(iterations));
-  for (int i = 0; i < iterations + kWarmup; ++i) {
-    auto t0 = Clock::now();
-    service.task(script).wait_for();
-    double d = micros_since(t0);
-    if (i >= kWarmup) us.push_back(d);
-  }
-  return us;
-}
-
 std::vector<double> process_times(const std::vector<std::string>& argv, int runs) {
   std::vector<double> us;
   for (int i = 0; i <= runs; ++i) {
@@ -270,47 +226,6 @@ std::vector<double> process_times(const std::vector<std::string>& argv, int runs
     if (i > 0) us.push_back(d);
   }
   return us;
-}
-
-std::vector<double> in_flight(appose::Service& service, const std::string& script, int total,
-                              int window) {
-  if (window < 1 || total < 3 * window) {
-    throw std::invalid_argument("in_flight: need at least three windows of tasks");
-  }
-  service.task(script).wait_for();  // started and warm
-  std::deque<appose::Task> ring;
-  std::vector<Clock::time_point> done;
-  done.reserve(static_cast<std::size_t>(total));
-  int started = 0;
-  auto launch = [&] {
-    ring.push_back(service.task(script));
-    ring.back().start();
-    ++started;
-  };
-  while (started < window)
-    launch();
-  // Waiting for the oldest keeps `window` in flight as long as tasks finish in order, which a
-  // single pipe nearly guarantees; one finishing early is simply counted when its turn comes.
-  while (!ring.empty()) {
-    if (!ring.front().wait_for(kStall)) {
-      std::size_t invalid = service.invalid_lines().size();
-      service.kill();
-      throw std::runtime_error(fmt::format(
-          "stalled: a task unfinished after {} s, {} of {} completed, {} invalid lines from the "
-          "worker",
-          kStall.count(), done.size(), total, invalid));
-    }
-    done.push_back(Clock::now());
-    ring.pop_front();
-    if (started < total) launch();
-  }
-  const auto w = static_cast<std::size_t>(window);
-  std::vector<double> rates;
-  for (std::size_t k = 1; (k + 2) * w <= done.size(); ++k) {
-    double seconds = std::chrono::duration<double>(done[(k + 1) * w - 1] - done[k * w - 1]).count();
-    rates.push_back(static_cast<double>(w) / seconds);
-  }
-  return rates;
 }
 
 std::vector<double> ndarray_handoff(appose::Service& service, std::size_t bytes, int iterations) {

@@ -8,8 +8,12 @@
 // Every function returns raw samples (microseconds, or tasks per second for the in-flight
 // runs); stats() and rate_stats() turn them into a median and a tail. Warm-up samples are
 // already dropped. Failures throw (std::exception); callers decide whether that is "n/a".
+// The ones that need only the public API (statistics, the Service on the C++ worker) are in
+// portable.hpp, which builds on Windows too.
 
 #include <appose/appose.hpp>
+
+#include <sched.h>
 
 #include <chrono>
 #include <cstddef>
@@ -19,12 +23,11 @@
 #include <string_view>
 #include <vector>
 
+#include "portable.hpp"
+
 namespace appose::bench {
 
-using Clock = std::chrono::steady_clock;
-
-/// Round trips dropped before timing starts: the first ones pay for imports and cold caches.
-constexpr int kWarmup = 20;
+class Child;  // child.hpp
 
 /// The command line that starts appose-python's worker exactly as the peers start it.
 constexpr std::string_view kPythonWorkerCode =
@@ -44,22 +47,25 @@ def locked_print(*args, **kwargs):
 w.print = locked_print
 w.main())";
 
-struct Stats {
-  double median = 0;
-  /// The slow tail: the 99th percentile of times, or the 1st percentile of rates.
-  double p99 = 0;
-  std::size_t n = 0;
-};
-
-/// Median and 99th percentile of times (lower is better).
-Stats stats(std::vector<double> samples);
-/// Median and 1st percentile of rates (higher is better): the tail is the slow side either way.
-Stats rate_stats(std::vector<double> samples);
-
-double micros_since(Clock::time_point t0);
-
 /// The next line from `fd` (without its newline); `buffer` keeps what was read beyond it.
 std::string read_line(int fd, std::string& buffer);
+
+/// Runs the calling thread on one CPU for as long as it lives, then puts its former CPUs back.
+/// Threads and processes started meanwhile inherit the one CPU (sched_setaffinity is per thread
+/// and inherited through clone and posix_spawn), so a service made while it lives has its I/O
+/// thread and its worker on that CPU too: every hop between them is then a context switch on
+/// that CPU rather than a wake-up across CPUs, whose cost on a VM swamps the work (issue 18).
+/// Throws std::system_error if the CPU cannot be used (offline, or not in this process's set).
+class PinnedToCpu {
+ public:
+  explicit PinnedToCpu(int cpu);
+  ~PinnedToCpu();
+  PinnedToCpu(const PinnedToCpu&) = delete;
+  PinnedToCpu& operator=(const PinnedToCpu&) = delete;
+
+ private:
+  cpu_set_t before_{};
+};
 
 /// What a finished child printed.
 struct ChildOutput {
@@ -72,12 +78,17 @@ struct ChildOutput {
 /// never blocks), and kills its process group if it outlives `timeout`.
 ChildOutput run_child(const std::vector<std::string>& argv,
                       std::chrono::seconds timeout = std::chrono::seconds(600));
+/// Wall time of running `argv` to its exit, `runs` times (one more untimed run first).
+std::vector<double> process_times(const std::vector<std::string>& argv, int runs);
 
 // ---- floors: no Appose at all --------------------------------------------------------------
 
 /// A request-sized line through a Python process that echoes it back: the least a Python
 /// worker can cost (pipes, two context switches, Python's line reading and writing).
 std::vector<double> python_echo_floor(const std::string& python, int iterations);
+/// Sends `line` to `process`, a child that echoes it, and reads it back: `iterations` timed
+/// times after kWarmup untimed; then closes its stdin and waits for it.
+std::vector<double> echo_round_trips(Child& process, const std::string& line, int iterations);
 /// An EXECUTE-sized line through `cat` and back: the least any worker can cost.
 std::vector<double> cat_floor(int iterations);
 /// The C++ worker fed by hand (no Service): requests written and lines read here, up to the
@@ -91,31 +102,6 @@ appose::Service python_service(const std::string& python,
                                appose::Channel channel = appose::Channel::private_fds);
 /// This library's service on `python -c code`, launched plainly (no bootstrap).
 appose::Service python_code_service(const std::string& python, std::string_view code);
-/// This library's service on the C++ worker (examples/worker_ops).
-appose::Service cpp_worker_service(const std::string& worker_ops);
-/// Closes the service and waits for its worker to exit.
-void stop(appose::Service& service);
-
-/// Sequential round trips of `script` with no inputs (kWarmup of them untimed first).
-std::vector<double> round_trips(appose::Service& service, const std::string& script,
-                                int iterations);
-/// Wall time from making a service (make()) until its first `script` task has completed,
-/// `runs` times, each on a fresh worker (one more untimed run first).
-template <typename Make>
-std::vector<double> startup_times(Make make, const std::string& script, int runs);
-/// Wall time of running `argv` to its exit, `runs` times (one more untimed run first).
-std::vector<double> process_times(const std::vector<std::string>& argv, int runs);
-
-/// How long the oldest task in flight may stay unfinished before in_flight() gives up. Far
-/// beyond any healthy empty task; what it catches is a worker whose responses were lost.
-constexpr std::chrono::seconds kStall{3};
-
-/// Tasks per second with `window` tasks in flight: `window` are started, then each time the
-/// oldest completes a new one starts. Returns the rate of each run of `window` consecutive
-/// completions, leaving out the first (the pipe filling up) and the last (draining). Throws,
-/// after killing the worker, if the oldest task stalls for kStall.
-std::vector<double> in_flight(appose::Service& service, const std::string& script, int total,
-                              int window);
 
 /// Round trips of a task on appose-python's worker that receives a float32 NDArray of `bytes`
 /// and reads its last element (not the whole array): the handoff's cost. Allocation is not
@@ -151,21 +137,5 @@ PeerResults java_peer(const std::string& python, const std::string& lib_dir,
                       const std::vector<std::string>& jobs);
 /// The appose-java version of the jars in `lib_dir` (from appose-X.Y.Z.jar), or "".
 std::string java_lib_version(const std::string& lib_dir);
-
-// ---- template definitions ------------------------------------------------------------------
-
-template <typename Make>
-std::vector<double> startup_times(Make make, const std::string& script, int runs) {
-  std::vector<double> us;
-  for (int i = 0; i <= runs; ++i) {
-    auto t0 = Clock::now();
-    appose::Service service = make();
-    service.task(script).wait_for();
-    double d = micros_since(t0);
-    stop(service);
-    if (i > 0) us.push_back(d);
-  }
-  return us;
-}
 
 }  // namespace appose::bench

@@ -10,8 +10,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "cli.hpp"
+#include "system.hpp"
 
 namespace cli = appose::cli;
 
@@ -96,9 +98,10 @@ the worker was killed by a second Ctrl-C.)TXT";
 constexpr const char* kDoctorFooter = R"TXT(
 Checks: the environments root; pixi, micromamba and uv ($APPOSE_PIXI, $APPOSE_MICROMAMBA,
 $APPOSE_UV, then the root's .pixi/bin, .mamba/bin, .uv/bin, then PATH) and their --version;
-shared memory (a create/attach/unlink round trip) and /dev/shm's free space; python3 on PATH
-and the python of every environment under the root, with the appose package; java. Essential:
-shared memory, and at least one of the three tools.
+shared memory (a create/attach/unlink round trip) and its free space (/dev/shm's on Linux, the
+commit limit on Windows; macOS has no bound to measure); python3 on PATH and the python of every
+environment under the root, with the appose package; java. Essential: shared memory, and at
+least one of the three tools.
 
 Examples:
   appose doctor
@@ -129,6 +132,12 @@ void add_root(CLI::App* app, std::string& root) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  cli::prepare_console();
+  // UTF-8 from here on, whatever the system's code page (cli::utf8_arguments).
+  std::vector<std::string> arguments = cli::utf8_arguments(argc, argv);
+  std::vector<char*> utf8_argv;
+  for (std::string& a : arguments)
+    utf8_argv.push_back(a.data());
   CLI::App app{
       "appose: build, inspect and remove Appose environments, and run scripts in "
       "their workers.",
@@ -237,13 +246,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"list", "clean"}));
   shm->add_flag("--json", shm_json, "Print JSON instead of a table");
 
-  if (argc == 1) {
+  if (utf8_argv.size() <= 1) {
     // A bare `appose` is someone finding their way: the help says more than an error would.
     std::fputs(app.help().c_str(), stderr);
     return static_cast<int>(cli::ExitCode::usage);
   }
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(utf8_argv.size()), utf8_argv.data());
   } catch (const CLI::ParseError& e) {
     int status = app.exit(e);
     return static_cast<int>(status == 0 ? cli::ExitCode::ok : cli::ExitCode::usage);
@@ -251,9 +260,10 @@ int main(int argc, char** argv) {
 
   if (!root.empty()) {
     // Every command, and the library, find the root through APPOSE_ENVS_DIR (appose::envs_dir()).
-    // Set before any thread exists, so setenv is safe.
+    // Set before any thread exists, so setting it is safe.
     std::error_code ec;
-    ::setenv("APPOSE_ENVS_DIR", std::filesystem::absolute(root, ec).c_str(), 1);
+    cli::set_env("APPOSE_ENVS_DIR",
+                 cli::utf8_string(std::filesystem::absolute(cli::utf8_path(root), ec)));
   }
 
   cli::ExitCode status = cli::ExitCode::usage;

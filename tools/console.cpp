@@ -1,9 +1,8 @@
 #include "console.hpp"
 #include "cli.hpp"
+#include "system.hpp"
 
 #include <fmt/format.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <appose/builder.hpp>
@@ -32,12 +31,6 @@ std::string_view truncate_utf8(std::string_view text, std::size_t bytes) {
   return text.substr(0, n);
 }
 
-std::size_t terminal_columns(std::FILE* stream) {
-  winsize ws{};
-  if (::ioctl(::fileno(stream), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
-  return 80;
-}
-
 void write_all(std::FILE* stream, std::string_view text) {
   std::fwrite(text.data(), 1, text.size(), stream);
   std::fflush(stream);
@@ -46,7 +39,7 @@ void write_all(std::FILE* stream, std::string_view text) {
 }  // namespace
 
 Console::Console(std::FILE* stream, bool enabled)
-    : out_(stream), enabled_(enabled), tty_(enabled && ::isatty(::fileno(stream)) == 1) {
+    : out_(stream), enabled_(enabled), tty_(enabled && is_terminal(stream)) {
   if (tty_) ticker_ = std::thread([this] { tick(); });
 }
 
@@ -204,20 +197,17 @@ std::string human_size(std::uintmax_t bytes) {
 }
 
 std::optional<fs::path> which(std::string_view name) {
-  auto runnable = [](const fs::path& p) {
-    std::error_code ec;
-    return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
-  };
-  if (name.find('/') != std::string_view::npos) {
-    if (runnable(fs::path(name))) return fs::path(name);
+  if (utf8_path(name).has_parent_path()) {
+    if (runnable(utf8_path(name))) return utf8_path(name);
     return std::nullopt;
   }
-  const char* path = std::getenv("PATH");
-  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  const std::string file = executable_name(name);
+  const std::string path = env_var("PATH").value_or("/usr/local/bin:/usr/bin:/bin");
+  std::string_view dirs = path;
   while (true) {
-    auto colon = dirs.find(':');
+    auto colon = dirs.find(kPathListSeparator);
     std::string_view dir = dirs.substr(0, colon);
-    fs::path candidate = fs::path(dir.empty() ? "." : std::string(dir)) / name;
+    fs::path candidate = utf8_path(dir.empty() ? "." : dir) / utf8_path(file);
     if (runnable(candidate)) return candidate;
     if (colon == std::string_view::npos) break;
     dirs.remove_prefix(colon + 1);
@@ -227,18 +217,21 @@ std::optional<fs::path> which(std::string_view name) {
 
 fs::path resolve_env(const std::string& name_or_path) {
   std::error_code ec;
+  const fs::path given = utf8_path(name_or_path);
   if (name_or_path.find('/') != std::string::npos || name_or_path == "." || name_or_path == "..") {
-    fs::path dir = fs::absolute(name_or_path, ec);
-    if (!fs::exists(dir, ec)) throw NotFound(fmt::format("no environment at {}", dir.string()));
+    fs::path dir = fs::absolute(given, ec);
+    if (!fs::exists(dir, ec)) {
+      throw NotFound(fmt::format("no environment at {}", utf8_string(dir)));
+    }
     return dir;
   }
-  fs::path under = appose::envs_dir() / name_or_path;
+  fs::path under = appose::envs_dir() / given;
   if (fs::exists(under, ec)) return under;
-  if (fs::is_directory(name_or_path, ec)) return fs::absolute(name_or_path, ec);
+  if (fs::is_directory(given, ec)) return fs::absolute(given, ec);
   throw NotFound(fmt::format(
       "no environment named \"{}\" under {} (`appose list` shows them; give a path, e.g. "
       "./{}, to use another directory)",
-      name_or_path, appose::envs_dir().string(), name_or_path));
+      name_or_path, utf8_string(appose::envs_dir()), name_or_path));
 }
 
 }  // namespace appose::cli

@@ -1,8 +1,6 @@
 // `appose doctor`: what this machine has for Appose, and what to do about what it lacks.
 
 #include <fmt/format.h>
-#include <sys/statvfs.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <appose/builder.hpp>
@@ -15,7 +13,6 @@
 #include <appose/version.hpp>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -23,6 +20,7 @@
 
 #include "cli.hpp"
 #include "console.hpp"
+#include "system.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -108,18 +106,13 @@ Captured capture(std::vector<std::string> command, std::chrono::milliseconds tim
   return result;
 }
 
-bool runnable(const fs::path& p) {
-  std::error_code ec;
-  return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
-}
-
 struct ToolSpec {
   const char* name;
   const char* variable;
   const char* cache;  // under the environments root, where the peers install it
 };
 
-/// Where a builder's tool comes from, in the library's order (src/build/tool.cpp, locate_tool):
+/// Where a builder's tool comes from, in the library's order (src/envbuild/tool.cpp, locate_tool):
 /// $APPOSE_<TOOL>, the root's cache, PATH; and when none has it, the library downloads it into
 /// the cache on the first build that needs it. So a missing tool is not a problem to fix by
 /// hand; a broken one that would be used is.
@@ -127,19 +120,19 @@ Check check_tool(const ToolSpec& tool, const fs::path& root, std::chrono::millis
   Check c{tool.name, "warn", false, "", ""};
   std::optional<fs::path> path;
   std::string source;
-  const char* value = std::getenv(tool.variable);
+  const std::optional<std::string> value = env_var(tool.variable);
   const fs::path cached = root / tool.cache;
-  if (value != nullptr && *value != '\0') {
-    if (!runnable(value)) {
+  if (value && !value->empty()) {
+    if (!runnable(utf8_path(*value))) {
       c.detail = fmt::format("${}={} is not an executable file: builds with {} fail", tool.variable,
-                             value, tool.name);
+                             *value, tool.name);
       c.fix = fmt::format(
           "point {} at the {} executable, or unset it (the first build then downloads {} into "
           "{})",
           tool.variable, tool.name, tool.name, cached.string());
       return c;
     }
-    path = value;
+    path = utf8_path(*value);
     source = fmt::format("${}", tool.variable);
   } else if (runnable(cached)) {
     path = cached;
@@ -180,7 +173,7 @@ Check check_root(const fs::path& root, std::size_t count) {
   fs::path existing = root;
   while (!existing.empty() && !fs::exists(existing, ec))
     existing = existing.parent_path();
-  const bool writable = !existing.empty() && ::access(existing.c_str(), W_OK) == 0;
+  const bool writable = !existing.empty() && writable_dir(existing);
   if (fs::exists(root, ec)) {
     c.detail = fmt::format("{} ({} environment{})", root.string(), count, count == 1 ? "" : "s");
   } else {
@@ -228,29 +221,31 @@ Check check_shared_memory() {
 }
 
 Check check_shm_space() {
-  Check c{"/dev/shm space", "ok", false, "", ""};
-  struct statvfs vfs {};
-  if (::statvfs("/dev/shm", &vfs) != 0) {
-    c.status = "warn";
-    c.detail = "cannot read /dev/shm's size (statvfs failed)";
+  std::string why;
+  const std::optional<SharedMemorySpace> space = shared_memory_space(why);
+  if (!space) {
+    Check c{"/dev/shm space", "warn", false, why, ""};
     c.fix = "mount a tmpfs on /dev/shm";
     return c;
   }
-  const std::uintmax_t free_bytes = static_cast<std::uintmax_t>(vfs.f_bavail) * vfs.f_frsize;
-  const std::uintmax_t total = static_cast<std::uintmax_t>(vfs.f_blocks) * vfs.f_frsize;
-  c.detail = fmt::format("{} free of {}", human_size(free_bytes), human_size(total));
-  if (free_bytes < kLowShm) {
+  Check c{space->what, "ok", false, "", ""};
+  if (!space->unchecked.empty()) {
+    c.detail = "not measured: " + space->unchecked;
+    return c;
+  }
+  c.detail = fmt::format("{} free of {}", human_size(space->free), human_size(space->total));
+  if (space->free < kLowShm) {
     c.status = "warn";
-    c.fix = "make /dev/shm larger: docker run --shm-size=2g, or mount -o remount,size=2g /dev/shm";
+    c.fix = space->grow_advice;
   }
   return c;
 }
 
 Check check_system_python(std::chrono::milliseconds timeout) {
-  Check c{"python3 on PATH", "warn", false, "", ""};
-  auto python = which("python3");
+  Check c{fmt::format("{} on PATH", kSystemPython), "warn", false, "", ""};
+  auto python = which(kSystemPython);
   if (!python) {
-    c.detail = "no python3 on PATH";
+    c.detail = fmt::format("no {} on PATH", kSystemPython);
     c.fix = "not needed for environments Appose builds; install Python 3 to use appose.system()";
     return c;
   }
@@ -307,8 +302,11 @@ std::vector<Check> check_environments(const std::vector<appose::EnvironmentInfo>
 Check check_java(std::chrono::milliseconds timeout) {
   Check c{"java", "warn", false, "", ""};
   std::optional<fs::path> java;
-  if (const char* home = std::getenv("JAVA_HOME"); home != nullptr && *home != '\0') {
-    if (runnable(fs::path(home) / "bin" / "java")) java = fs::path(home) / "bin" / "java";
+  if (const std::optional<std::string> home = env_var("JAVA_HOME"); home && !home->empty()) {
+    for (const char* name : {"java", "java.exe"}) {  // java.exe: Windows
+      const fs::path exe = utf8_path(*home) / "bin" / name;
+      if (!java && runnable(exe)) java = exe;
+    }
   }
   if (!java) java = which("java");
   if (!java) {
@@ -342,10 +340,18 @@ ExitCode doctor_command(const DoctorOptions& o) {
 
   std::vector<Check> checks;
   checks.push_back(check_root(root, envs.size()));
+  // micromamba's archive is a conda package: its executable is in Library/bin on Windows.
+#ifdef _WIN32
+  const std::string mamba_cache = ".mamba/Library/bin/" + executable_name("micromamba");
+#else
+  const std::string mamba_cache = ".mamba/bin/micromamba";
+#endif
+  const std::string pixi_cache = ".pixi/bin/" + executable_name("pixi");
+  const std::string uv_cache = ".uv/bin/" + executable_name("uv");
   const ToolSpec tools[] = {
-      {"pixi", "APPOSE_PIXI", ".pixi/bin/pixi"},
-      {"micromamba", "APPOSE_MICROMAMBA", ".mamba/bin/micromamba"},
-      {"uv", "APPOSE_UV", ".uv/bin/uv"},
+      {"pixi", "APPOSE_PIXI", pixi_cache.c_str()},
+      {"micromamba", "APPOSE_MICROMAMBA", mamba_cache.c_str()},
+      {"uv", "APPOSE_UV", uv_cache.c_str()},
   };
   bool any_tool = false;
   for (const auto& tool : tools) {

@@ -1,5 +1,6 @@
 // `appose build`, `appose list`, `appose remove` and `appose shm`.
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include "cli.hpp"
 #include "console.hpp"
 #include "signals.hpp"
+#include "system.hpp"
 
 namespace fs = std::filesystem;
 
@@ -80,7 +82,7 @@ ExitCode run_build(B& builder, const BuildOptions& o) {
       return usage_error(fmt::format(
           "{} does not name the environment (requirements.txt never does): pass --name NAME to "
           "build in {}, or --base DIR to build in DIR",
-          o.file, (appose::envs_dir() / "NAME").string()));
+          o.file, utf8_string(appose::envs_dir() / "NAME")));
     }
   }
   Console console(stdout, !o.quiet);
@@ -133,13 +135,12 @@ ExitCode run_build(B& builder, const BuildOptions& o) {
 template <class B>
 void configure(B& builder, const BuildOptions& o) {
   if (!o.name.empty()) builder.name(o.name);
-  if (!o.base.empty()) builder.base(fs::absolute(o.base));
+  if (!o.base.empty()) builder.base(fs::absolute(utf8_path(o.base)));
 }
 
 std::string iso_utc(std::chrono::system_clock::time_point t) {
   std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
+  const std::tm tm = fmt::gmtime(secs);
   std::array<char, 32> buf{};
   std::strftime(buf.data(), buf.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf.data();
@@ -147,8 +148,7 @@ std::string iso_utc(std::chrono::system_clock::time_point t) {
 
 std::string local_time(std::chrono::system_clock::time_point t) {
   std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  ::localtime_r(&secs, &tm);
+  const std::tm tm = fmt::localtime(secs);
   std::array<char, 32> buf{};
   std::strftime(buf.data(), buf.size(), "%Y-%m-%d %H:%M", &tm);
   return buf.data();
@@ -187,12 +187,13 @@ ExitCode build_command(const BuildOptions& o) {
     // A URL is the library's to fetch and report; a path that is not there is not_found.
     if (!o.file.empty() && o.file.find("://") == std::string::npos) {
       std::error_code ec;
-      if (!fs::exists(o.file, ec)) {
-        throw NotFound(fmt::format("no configuration file {}", fs::absolute(o.file, ec).string()));
+      if (!fs::exists(utf8_path(o.file), ec)) {
+        throw NotFound(fmt::format("no configuration file {}",
+                                   utf8_string(fs::absolute(utf8_path(o.file), ec))));
       }
     }
     if (o.pixi) {
-      appose::PixiBuilder b = o.file.empty() ? appose::pixi() : appose::pixi(o.file);
+      appose::PixiBuilder b = o.file.empty() ? appose::pixi() : appose::pixi(utf8_path(o.file));
       configure(b, o);
       if (!o.channels.empty()) b.channels(o.channels);
       std::vector<std::string> conda = o.conda;
@@ -206,20 +207,20 @@ ExitCode build_command(const BuildOptions& o) {
       if (o.file.empty()) {
         b.content(environment_yml(o)).scheme("environment.yml");
       } else {
-        b = appose::mamba(o.file);
+        b = appose::mamba(utf8_path(o.file));
       }
       configure(b, o);
       return run_build(b, o);
     }
     if (o.uv) {
-      appose::UvBuilder b = o.file.empty() ? appose::uv() : appose::uv(o.file);
+      appose::UvBuilder b = o.file.empty() ? appose::uv() : appose::uv(utf8_path(o.file));
       configure(b, o);
       if (!o.channels.empty()) b.channels(o.channels);  // refused by the library, with a reason
       if (!o.python.empty()) b.python(o.python);
       if (!o.pypi.empty()) b.include(o.pypi);
       return run_build(b, o);
     }
-    appose::DynamicBuilder b = appose::file(o.file);
+    appose::DynamicBuilder b = appose::file(utf8_path(o.file));
     configure(b, o);
     if (!o.channels.empty()) b.channels(o.channels);
     return run_build(b, o);
@@ -243,7 +244,7 @@ ExitCode list_command(const ListOptions& o) {
     for (const auto& env : envs) {
       appose::Json item;
       item["name"] = env.name;
-      item["path"] = env.path.string();
+      item["path"] = utf8_string(env.path);
       item["kind"] = env.type;
       item["size_bytes"] = env.size_bytes;
       item["size"] = human_size(env.size_bytes);
@@ -257,7 +258,7 @@ ExitCode list_command(const ListOptions& o) {
   }
 
   if (envs.empty()) {
-    std::fputs(fmt::format("No environments in {}\n", root.string()).c_str(), stdout);
+    std::fputs(fmt::format("No environments in {}\n", utf8_string(root)).c_str(), stdout);
     return ExitCode::ok;
   }
   struct Row {
@@ -275,7 +276,7 @@ ExitCode list_command(const ListOptions& o) {
     w_size = std::max(w_size, r.size.size());
     w_built = std::max(w_built, r.built.size());
   }
-  std::string out = fmt::format("Environments in {}:\n", root.string());
+  std::string out = fmt::format("Environments in {}:\n", utf8_string(root));
   for (const auto& r : rows) {
     out += fmt::format("{:<{}}  {:<{}}  {:>{}}  {:<{}}  {}\n", r.name, w_name, r.kind, w_kind,
                        r.size, w_size, r.built, w_built, r.state);
@@ -288,7 +289,7 @@ ExitCode remove_command(const RemoveOptions& o) {
   try {
     fs::path dir = resolve_env(o.env);
     appose::wrap(dir).remove();
-    std::fputs(fmt::format("Removed {}\n", dir.string()).c_str(), stdout);
+    std::fputs(fmt::format("Removed {}\n", utf8_string(dir)).c_str(), stdout);
     return ExitCode::ok;
   } catch (const NotFound& e) {
     return report_failure(e);

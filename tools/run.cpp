@@ -1,7 +1,6 @@
 // `appose run`: one script in a worker of an environment, with progress, outputs and Ctrl-C.
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <appose/builder.hpp>
 #include <appose/environment.hpp>
@@ -23,6 +22,7 @@
 #include "cli.hpp"
 #include "console.hpp"
 #include "signals.hpp"
+#include "system.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -50,10 +50,11 @@ std::string read_text(const std::string& path, std::string_view what) {
     return buf.str();
   }
   std::error_code ec;
-  if (!fs::exists(path, ec)) {
-    throw NotFound(fmt::format("no {} {}", what, fs::absolute(path, ec).string()));
+  const fs::path file = utf8_path(path);
+  if (!fs::exists(file, ec)) {
+    throw NotFound(fmt::format("no {} {}", what, utf8_string(fs::absolute(file, ec))));
   }
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(file, std::ios::binary);
   if (!in) throw std::runtime_error(fmt::format("cannot read the {} {}", what, path));
   std::ostringstream text;
   text << in.rdbuf();
@@ -163,7 +164,7 @@ ExitCode run_command(const RunOptions& o) {
 
   // With --json, stdout holds the outputs alone; progress then goes to stderr unless stdout
   // is a terminal (where the bar is erased before the outputs are printed).
-  std::FILE* progress_stream = o.json && ::isatty(STDOUT_FILENO) != 1 ? stderr : stdout;
+  std::FILE* progress_stream = o.json && !is_terminal(stdout) ? stderr : stdout;
   // Shared: the service's debug callback may run after our handles are gone.
   auto console = std::make_shared<Console>(progress_stream, !o.quiet);
 

@@ -11,67 +11,62 @@
 #include <csignal>
 #include <cstdint>
 #include <system_error>
+#include <thread>
+#include <utility>
+
+#include "signals_posix.hpp"
 
 namespace appose::cli {
 
-namespace {
+struct SignalWatcher::State {
+  std::function<void(int, int)> on_signal;
+  int signal_fd = -1;
+  int stop_fd = -1;
+  std::thread thread;
 
-sigset_t interrupt_set() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  return set;
-}
-
-}  // namespace
-
-void block_interrupts() {
-  sigset_t set = interrupt_set();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
+  void loop() const {
+    int interrupts = 0;
+    while (true) {
+      std::array<pollfd, 2> fds{{{signal_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}}};
+      if (::poll(fds.data(), fds.size(), -1) < 0) {
+        if (errno == EINTR) continue;
+        return;
+      }
+      if (fds[1].revents != 0) return;
+      if (fds[0].revents == 0) continue;
+      signalfd_siginfo info{};
+      ssize_t r = ::read(signal_fd, &info, sizeof info);
+      if (r != static_cast<ssize_t>(sizeof info)) continue;
+      const int signo = static_cast<int>(info.ssi_signo);
+      if (signo == SIGINT) ++interrupts;
+      on_signal(signo, interrupts);
+    }
+  }
+};
 
 SignalWatcher::SignalWatcher(std::function<void(int, int)> on_signal)
-    : on_signal_(std::move(on_signal)) {
+    : state_(std::make_unique<State>()) {
+  state_->on_signal = std::move(on_signal);
   sigset_t set = interrupt_set();
-  signal_fd_ = ::signalfd(-1, &set, SFD_CLOEXEC);
-  if (signal_fd_ < 0) throw std::system_error(errno, std::generic_category(), "signalfd");
-  stop_fd_ = ::eventfd(0, EFD_CLOEXEC);
-  if (stop_fd_ < 0) {
+  state_->signal_fd = ::signalfd(-1, &set, SFD_CLOEXEC);
+  if (state_->signal_fd < 0) throw std::system_error(errno, std::generic_category(), "signalfd");
+  state_->stop_fd = ::eventfd(0, EFD_CLOEXEC);
+  if (state_->stop_fd < 0) {
     int err = errno;
-    ::close(signal_fd_);
+    ::close(state_->signal_fd);
     throw std::system_error(err, std::generic_category(), "eventfd");
   }
-  thread_ = std::thread([this] { loop(); });
+  state_->thread = std::thread([state = state_.get()] { state->loop(); });
 }
 
 SignalWatcher::~SignalWatcher() {
   std::uint64_t one = 1;
   // A failed write would leave the thread polling for ever; eventfd writes of 1 cannot fail
   // short of overflow, so the result is only checked to satisfy the compiler.
-  [[maybe_unused]] ssize_t w = ::write(stop_fd_, &one, sizeof one);
-  thread_.join();
-  ::close(signal_fd_);
-  ::close(stop_fd_);
-}
-
-void SignalWatcher::loop() {
-  int interrupts = 0;
-  while (true) {
-    std::array<pollfd, 2> fds{{{signal_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}}};
-    if (::poll(fds.data(), fds.size(), -1) < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    if (fds[1].revents != 0) return;
-    if (fds[0].revents == 0) continue;
-    signalfd_siginfo info{};
-    ssize_t r = ::read(signal_fd_, &info, sizeof info);
-    if (r != static_cast<ssize_t>(sizeof info)) continue;
-    const int signo = static_cast<int>(info.ssi_signo);
-    if (signo == SIGINT) ++interrupts;
-    on_signal_(signo, interrupts);
-  }
+  [[maybe_unused]] ssize_t w = ::write(state_->stop_fd, &one, sizeof one);
+  state_->thread.join();
+  ::close(state_->signal_fd);
+  ::close(state_->stop_fd);
 }
 
 }  // namespace appose::cli

@@ -86,10 +86,11 @@ class APPOSE_EXPORT Args {
 
   [[nodiscard]] std::size_t size() const noexcept;
   [[nodiscard]] bool empty() const noexcept;
-  iterator begin() noexcept { return items_.begin(); }
-  iterator end() noexcept { return items_.end(); }
-  const_iterator begin() const noexcept { return items_.begin(); }
-  const_iterator end() const noexcept { return items_.end(); }
+  // Defined after Value (see size()).
+  iterator begin() noexcept;
+  iterator end() noexcept;
+  const_iterator begin() const noexcept;
+  const_iterator end() const noexcept;
 
   /// The wire form (Appose objects become their `appose_type` objects).
   [[nodiscard]] Json to_json() const;
@@ -260,12 +261,26 @@ class APPOSE_EXPORT Value {
 };
 
 // Out of the class: std::vector's members are constexpr in C++20, and Clang instantiates a
-// constexpr function where it is first used, when Value was still incomplete.
+// constexpr function where it is first used, when Value was still incomplete. libc++ (Apple's
+// library) then refuses std::pair<std::string, Value> with an incomplete Value, where
+// libstdc++ lets it pass: scripts/check_headers_libcxx.sh compiles every header with both.
 inline std::size_t Args::size() const noexcept {
   return items_.size();
 }
 inline bool Args::empty() const noexcept {
   return items_.empty();
+}
+inline Args::iterator Args::begin() noexcept {
+  return items_.begin();
+}
+inline Args::iterator Args::end() noexcept {
+  return items_.end();
+}
+inline Args::const_iterator Args::begin() const noexcept {
+  return items_.begin();
+}
+inline Args::const_iterator Args::end() const noexcept {
+  return items_.end();
 }
 
 template <typename T>

@@ -1,23 +1,24 @@
 #pragma once
 
-// The OS process layer: spawn a worker with piped stdio in its own process group, watch for its
-// exit without polling, kill its whole group. Platform code lives in src/platform/<os>/.
+// A child process: spawn a command with piped stdio in a group of its own, write its stdin,
+// learn its exit status, stop its whole group, and (optionally) have it die with this process.
+// Neutral: the platform's handles (POSIX: pid and descriptors; Windows: process and job
+// handles) live in Process::Native, which only the platform's own code sees. Reading the
+// child's output is platform/output_pump.hpp.
 // Errors inside this layer are std::error_code; spawn() throws appose::Error with the command.
 
-#include <sys/types.h>
-
-#include <chrono>
+#include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
-#include "platform/unique_fd.hpp"
+namespace appose::detail::platform {
 
-namespace appose::detail {
-
+/// What to start, and how.
 struct SpawnOptions {
   /// argv[0] is a path (absolute, or relative to `cwd` when set, as with Python's Popen) or a
   /// bare name such as a launcher (`pixi`), which is looked up in the child's PATH (env's PATH
@@ -28,36 +29,12 @@ struct SpawnOptions {
   std::string cwd;
   /// Variables to set (value) or unset (nullopt) on top of this process's environment.
   std::map<std::string, std::optional<std::string>> env;
-  /// Whether the child's process group is killed when this process dies, however it dies
-  /// (SIGKILL included), for workers that do not watch their host themselves. A small
-  /// `/bin/sh` (the lifeline) blocks reading a pipe only this process can write to: EOF there
-  /// means we are gone. Reaping the child disarms it.
+  /// Whether the child's group is killed when this process dies, however it dies (SIGKILL
+  /// included), for workers that do not watch their host themselves: the lifeline. On POSIX a
+  /// small `/bin/sh` blocks reading a pipe only this process can write to, and EOF there means
+  /// we are gone; reaping the child disarms it. On Windows the child's job kills its processes
+  /// when its last handle, held by this process alone, is closed.
   bool kill_with_host = false;
-};
-
-/// The lifeline of one child (SpawnOptions::kill_with_host): our write end of its pipe and its
-/// pid. It is our own child, so that we reap it and no zombie is left where PID 1 does not
-/// reap (containers without an init). Move-only.
-class Lifeline {
- public:
-  Lifeline() = default;
-  Lifeline(UniqueFd pipe, pid_t pid) noexcept : pipe_(std::move(pipe)), pid_(pid) {}
-  Lifeline(Lifeline&& other) noexcept;
-  Lifeline& operator=(Lifeline&& other) noexcept;
-  Lifeline(const Lifeline&) = delete;
-  Lifeline& operator=(const Lifeline&) = delete;
-  /// Still armed: the lifeline kills the group (as if this process had died), then is reaped.
-  ~Lifeline() { release(false); }
-
-  /// Sends the newline that makes it leave quietly, and reaps it.
-  void disarm() noexcept { release(true); }
-  [[nodiscard]] bool valid() const noexcept { return pid_ > 0; }
-
- private:
-  void release(bool quietly) noexcept;
-
-  UniqueFd pipe_;
-  pid_t pid_ = -1;
 };
 
 /// A child process with its stdin/stdout/stderr piped to us. Move-only. Destroying it reaps the
@@ -66,32 +43,35 @@ class Lifeline {
 /// if this process died.
 class Process {
  public:
-  /// Spawns with posix_spawn: only fds 0-2 are inherited (everything else is closed in the
-  /// child), the child leads a new process group, default signal dispositions and an empty
-  /// signal mask in the child. The host's own signal handling is untouched.
+  /// The platform's handles (platform/posix/process_native.hpp,
+  /// platform/windows/process_native.hpp).
+  struct Native;
+
+  /// Starts the command. Only the standard streams are inherited (everything else is closed in
+  /// the child); the child leads a new process group (POSIX) or job (Windows), so that
+  /// kill_group() reaches what it starts too; it gets default signal dispositions and an empty
+  /// signal mask. This process's own signal handling is untouched.
   static Process spawn(const SpawnOptions& options);
 
-  Process() = default;
-  /// Moves leave the source empty (pid -1): a defaulted move would copy the pid, and the
-  /// source's destructor would then reap the child behind the new owner's back.
+  /// No child (pid() is -1).
+  Process() noexcept;
+  /// Moves leave the source empty, so that its destructor cannot reap the child behind the
+  /// new owner's back.
   Process(Process&& other) noexcept;
+  /// Lets go of our child as the destructor would, then takes `other`'s.
   Process& operator=(Process&& other) noexcept;
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
+  /// Reaps the child if it has exited; a lifeline still armed kills the child's group.
   ~Process();
 
-  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
-  [[nodiscard]] int stdin_fd() const noexcept { return stdin_.get(); }
-  [[nodiscard]] int stdout_fd() const noexcept { return stdout_.get(); }
-  [[nodiscard]] int stderr_fd() const noexcept { return stderr_.get(); }
-  /// A descriptor that becomes readable when the child exits (a pidfd), or -1 on kernels
-  /// without pidfd support (then exit_fd_fallback() provides one).
-  [[nodiscard]] int exit_fd() const noexcept { return exit_fd_.get(); }
+  /// The child's process id; -1 when there is no child.
+  [[nodiscard]] std::int64_t pid() const noexcept;
 
   /// Writes all of `data` to the child's stdin. Never raises SIGPIPE in this process: a dead
   /// reader yields EPIPE. Thread-compatible (callers serialise writes).
   std::error_code write_stdin(std::string_view data) noexcept;
-  /// Closes our end of the child's stdin: the worker reads EOF.
+  /// Closes our end of the child's stdin: the child reads EOF.
   void close_stdin() noexcept;
   /// Closes our ends of stdout/stderr (after the readers are done).
   void close_output() noexcept;
@@ -100,33 +80,50 @@ class Process {
   std::optional<int> try_reap() noexcept;
   /// Blocks until the child exits and returns its exit code (or -signal).
   int wait() noexcept;
-  /// Sends `signal` to the child's whole process group (and the child itself, in case it left
-  /// the group). No-op once the child has been reaped (its pid may be reused).
-  void kill_group(int signal) noexcept;
+  /// Whether the child has exited, without reaping it: until it is reaped, its id still names
+  /// its group, so kill_group() cannot hit a stranger.
+  [[nodiscard]] bool exited_unreaped() const noexcept;
+  /// Asks the child's whole group to stop (SIGTERM; the child itself too, in case it left the
+  /// group). No-op once the child has been reaped (its id may be reused). On Windows, where no
+  /// such request reaches a job, it kills as kill_group() does.
+  void terminate_group() noexcept;
+  /// Kills the child's whole group at once (SIGKILL; on Windows TerminateJobObject with exit
+  /// code 1, what Python's and Java's kill() report), as terminate_group().
+  void kill_group() noexcept;
+
   /// Whether the child has been reaped.
-  [[nodiscard]] bool reaped() const noexcept { return exit_code_.has_value(); }
-  [[nodiscard]] std::optional<int> exit_code() const noexcept { return exit_code_; }
-  /// Whether a lifeline guards the child (SpawnOptions::kill_with_host, and /bin/sh could be
+  [[nodiscard]] bool reaped() const noexcept { return exit_code().has_value(); }
+  /// The exit code (or -signal) once reaped.
+  [[nodiscard]] std::optional<int> exit_code() const noexcept;
+  /// Whether a lifeline guards the child (SpawnOptions::kill_with_host, and it could be
   /// started). False once the child is reaped.
-  [[nodiscard]] bool has_lifeline() const noexcept { return lifeline_.valid(); }
+  [[nodiscard]] bool has_lifeline() const noexcept;
+
+  /// The platform's handles, for the platform layer's own code and its tests; null when there
+  /// is no child.
+  [[nodiscard]] Native* native() noexcept { return native_.get(); }
+  /// As above, read-only.
+  [[nodiscard]] const Native* native() const noexcept { return native_.get(); }
 
  private:
-  void reaped_with(int code) noexcept;
-
-  pid_t pid_ = -1;
-  UniqueFd stdin_, stdout_, stderr_, exit_fd_;
-  Lifeline lifeline_;
-  std::optional<int> exit_code_;
+  std::unique_ptr<Native> native_;
 };
+
+/// This process's id, as Process::pid() gives a child's.
+std::int64_t current_process_id() noexcept;
 
 /// The first executable regular file named `name` under `dirs`, in order. An absolute `name` is
 /// checked as is; a relative one (even `bin/python`) is looked for under each directory, as the
 /// peers' find_exe does. Returns an empty string if not found.
 std::string find_executable(std::string_view name, const std::vector<std::string>& dirs);
 
+/// Why `path` cannot be started as a program ("does not exist", "is a directory, not the
+/// executable", ...: spelled out, since the user has to fix it), or an empty string if it can.
+std::string executable_problem(const std::string& path);
+
 /// The directories of a PATH-style list (empty entries kept, as a shell would see them).
 std::vector<std::string> split_path(std::string_view path);
 /// The directories of this process's PATH.
 std::vector<std::string> path_dirs();
 
-}  // namespace appose::detail
+}  // namespace appose::detail::platform

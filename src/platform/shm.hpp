@@ -13,13 +13,6 @@
 #include <string_view>
 #include <system_error>
 
-#include "appose/export.hpp"
-
-#if !defined(_WIN32)
-#include <sys/stat.h>
-#include <sys/types.h>
-#endif
-
 namespace appose::detail::platform {
 
 /// The step of creating or attaching a block that failed.
@@ -66,27 +59,5 @@ std::error_code shm_unmap(ShmMapping& mapping) noexcept;
 /// leaves it to the caller to decide whether that matters. On Windows names cannot be removed
 /// (a mapping disappears with its last handle), so this always succeeds there.
 std::error_code shm_unlink(std::string_view name) noexcept;
-
-#if !defined(_WIN32)
-/// The system calls the POSIX implementation makes. Tests swap entries to inject failures
-/// (EINTR, a failing mmap, ...); the library itself never changes them. Not synchronised:
-/// change them only while no block is being created, attached or released.
-struct PosixShmCalls {
-  int (*shm_open)(const char* name, int flags, mode_t mode);
-  int (*ftruncate)(int fd, off_t length);
-  /// Returns an error number rather than setting errno, as posix_fallocate does.
-  int (*fallocate)(int fd, off_t offset, off_t length);
-  int (*fstat)(int fd, struct stat* st);
-  void* (*mmap)(void* addr, std::size_t length, int prot, int flags, int fd, off_t offset);
-  int (*munmap)(void* addr, std::size_t length);
-  int (*shm_unlink)(const char* name);
-  int (*close)(int fd);
-};
-
-/// The table in use; starts out with the real system calls.
-APPOSE_EXPORT PosixShmCalls& posix_shm_calls() noexcept;
-/// The real system calls, for restoring the table after a test.
-APPOSE_EXPORT const PosixShmCalls& posix_shm_real_calls() noexcept;
-#endif
 
 }  // namespace appose::detail::platform

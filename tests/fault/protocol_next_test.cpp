@@ -11,7 +11,7 @@
 
 #include <appose/appose.hpp>
 
-#include "codec.hpp"
+#include "core/json.hpp"
 #include "support/test_support.hpp"
 
 namespace appose {

@@ -12,10 +12,12 @@
 #include <string>
 #include <string_view>
 
-#include "codec.hpp"
+#include "core/json.hpp"
 #include "fuzz_support.hpp"
+#include "util/utf8.hpp"
 
 namespace codec = appose::detail::codec;
+namespace utf8 = appose::detail::utf8;
 using appose::fuzz::same_value;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -30,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   // Bytes outside strings are never accepted unless ASCII, and strings are checked, so
   // anything accepted was valid UTF-8 as a whole.
-  APPOSE_FUZZ_CHECK(codec::is_valid_utf8(text), "parse accepted invalid UTF-8");
+  APPOSE_FUZZ_CHECK(utf8::is_valid(text), "parse accepted invalid UTF-8");
 
   std::string once;
   appose::Value again;

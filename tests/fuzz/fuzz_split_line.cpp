@@ -15,10 +15,14 @@
 #include <string>
 #include <string_view>
 
-#include "codec.hpp"
+#include "core/json.hpp"
 #include "fuzz_support.hpp"
+#include "util/utf8.hpp"
+#include "wire/line_scan.hpp"
+#include "wire/messages.hpp"
 
 namespace codec = appose::detail::codec;
+namespace utf8 = appose::detail::utf8;
 using appose::Args;
 using appose::ResponseType;
 using appose::Value;
@@ -26,7 +30,7 @@ using appose::fuzz::same_value;
 
 namespace {
 
-// The decoder's notion of a blank line (codec.cpp's is_line_space): JSON white space plus the
+// The decoder's notion of a blank line (line_scan.cpp's is_line_space): JSON white space plus the
 // vertical tab and form feed.
 bool is_line_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -142,7 +146,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   for (const std::string& text : contents.invalid) {
-    APPOSE_FUZZ_CHECK(codec::is_valid_utf8(text), "invalid() text is not valid UTF-8");
+    APPOSE_FUZZ_CHECK(utf8::is_valid(text), "invalid() text is not valid UTF-8");
     APPOSE_FUZZ_CHECK(!is_blank(text), "invalid() holds a blank piece");
   }
   if (is_blank(line)) {

@@ -8,7 +8,6 @@
 
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -54,10 +53,6 @@ using test::Signal;
 
 bool contains(const std::string& s, std::string_view part) {
   return s.find(part) != std::string::npos;
-}
-
-bool shm_exists(const std::string& name) {
-  return std::filesystem::exists("/dev/shm/" + name);
 }
 
 /// Closes the service and checks the worker ended well: exit 0 (a sanitizer report makes it
@@ -273,12 +268,13 @@ TEST(CppWorker, MadeArrayIsHandedOverToTheHost) {
       name = array.shm().name();
       // The worker has exited and dropped its handles: the block is still there for us.
       close_cleanly(service);
-      EXPECT_TRUE(shm_exists(name));
+      EXPECT_TRUE(test::shm_block_exists(name));
       EXPECT_EQ(array.span<double>()[5], 5.0);
     }
-    EXPECT_TRUE(shm_exists(name)) << "the host still holds the array";
+    EXPECT_TRUE(test::shm_block_exists(name)) << "the host still holds the array";
   }
-  EXPECT_FALSE(shm_exists(name)) << "the host owns a returned block: dropping it unlinks it";
+  EXPECT_FALSE(test::shm_block_exists(name))
+      << "the host owns a returned block: dropping it unlinks it";
 }
 
 TEST(CppWorker, MainQueueRunsOnTheRunThread) {
@@ -624,7 +620,7 @@ print(json.dumps(r))
   EXPECT_EQ(r["make"], (json{0.0, 1.0, 2.0, 3.0, 4.0, 5.0}));
   EXPECT_EQ(r["make_dtype"], "float64");
   EXPECT_EQ(r["make_shape"], (json{6}));
-  EXPECT_FALSE(shm_exists(r.value("make_name", "?"))) << "the Python host unlinked it";
+  EXPECT_FALSE(test::shm_block_exists(r.value("make_name", "?"))) << "the Python host unlinked it";
   EXPECT_EQ(r["crash_status"], "CRASHED");
   EXPECT_EQ(r["crash_error"], "Worker crashed with exit code 7.");
   EXPECT_EQ(r["exit_code"], 7);

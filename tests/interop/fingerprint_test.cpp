@@ -28,7 +28,7 @@
 #include <utility>
 #include <vector>
 
-#include "codec.hpp"
+#include "core/json.hpp"
 #include "support/test_support.hpp"
 
 namespace appose {

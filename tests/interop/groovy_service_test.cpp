@@ -2,8 +2,9 @@
 // shared memory exchanged with appose-java's SharedMemory/NDArray.
 //
 // The peer is appose-java 0.9.0 (the newest the build machine's Maven registry serves; see
-// scripts/peers.sh), not 0.12. Differences from PROTOCOL.md that matter here are noted where
-// they show. ctest runs every test in its own process, so each test starts its own JVM
+// scripts/peers.sh), not 0.12. Differences from the 0.12 protocol (docs/java.md) that matter here
+// are noted where they show. ctest runs every test in its own process, so each test starts its own
+// JVM
 // (~0.5-1 s); tests therefore cover several behaviours each.
 
 #include <gtest/gtest.h>
@@ -41,9 +42,7 @@ Service groovy_service() {
   return Environment(".").groovy(*test::peer_java_classpath());
 }
 
-bool shm_exists(const std::string& name) {
-  return std::filesystem::exists("/dev/shm/" + name);
-}
+using appose::test::shm_block_exists;
 
 bool starts_with(const std::string& s, std::string_view prefix) {
   return s.rfind(prefix, 0) == 0;
@@ -272,9 +271,9 @@ TEST(GroovyService, NDArrayInAndOut) {
     for (std::size_t i = 0; i < v.size(); ++i)
       EXPECT_EQ(v[i], static_cast<std::int32_t>(i * i));
     name = a.shm().name();
-    EXPECT_TRUE(shm_exists(name));
+    EXPECT_TRUE(shm_block_exists(name));
   }
-  EXPECT_FALSE(shm_exists(name)) << "/dev/shm/" << name << " was left behind";
+  EXPECT_FALSE(shm_block_exists(name)) << name << " was left behind";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -343,7 +342,7 @@ TEST(JavaShm, HostTakesOverJavaBlocks) {
     std::size_t rsize = 0;
     in >> name >> rsize;
     ASSERT_EQ(rsize, 200u) << r.out;
-    ASSERT_TRUE(shm_exists(name)) << r.out;
+    ASSERT_TRUE(shm_block_exists(name)) << r.out;
     {
       SharedMemory shm = SharedMemory::attach(name, rsize);
       shm.unlink_on_close(true);  // the host now owns it
@@ -357,7 +356,7 @@ TEST(JavaShm, HostTakesOverJavaBlocks) {
         }
       }
     }
-    EXPECT_FALSE(shm_exists(name)) << "/dev/shm/" << name << " was left behind";
+    EXPECT_FALSE(shm_block_exists(name)) << name << " was left behind";
   }
 }
 

@@ -136,7 +136,14 @@ TEST(PythonChannel, PrintGoesToStderr) {
 
 // --- 4: fork-started multiprocessing ---------------------------------------------------------
 
+// The hang on the plain channel needs appose-python's input thread to be back in
+// sys.stdin.readline() (holding the stream's lock) when the pool forks; the task starts while
+// that thread is still handing it over, and on a loaded machine the fork can come first (the
+// plain channel then "worked" once under ASan). The pause makes the moment of the fork the one
+// users meet: the worker idle, its input thread waiting for the next line.
 constexpr const char* kForkPool =
+    "import time\n"
+    "time.sleep(0.5)\n"
     "import multiprocessing as mp\n"
     "ctx = mp.get_context('fork')\n"
     "pool = ctx.Pool(2)\n"

@@ -14,8 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "codec.hpp"
+#include "core/json.hpp"
 #include "support/test_support.hpp"
+#include "wire/line_scan.hpp"
+#include "wire/messages.hpp"
 
 namespace appose::detail::codec {
 namespace {

@@ -6,7 +6,6 @@
 
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -54,10 +53,6 @@ bool wait_reaped(std::int64_t pid, std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(5ms);
   }
   return false;
-}
-
-bool shm_exists(const std::string& name) {
-  return std::filesystem::exists("/dev/shm/" + name);
 }
 
 bool starts_with(const std::string& s, std::string_view prefix) {
@@ -651,10 +646,10 @@ TEST(PythonService, NDArrayOutputIsOwnedByTheHost) {
     for (double x : v)
       EXPECT_EQ(x, 7.0);
     name = a.shm().name();
-    EXPECT_TRUE(shm_exists(name));
+    EXPECT_TRUE(test::shm_block_exists(name));
   }
   // Task and NDArray handles dropped: the host owned the block and has unlinked it.
-  EXPECT_FALSE(shm_exists(name)) << "/dev/shm/" << name << " was left behind";
+  EXPECT_FALSE(test::shm_block_exists(name)) << name << " was left behind";
 }
 
 TEST(PythonService, ReturnedInputArrayKeepsItsOwner) {
@@ -670,7 +665,7 @@ TEST(PythonService, ReturnedInputArrayKeepsItsOwner) {
     EXPECT_EQ(same.shm().name(), name);
   }
   // Dropping the output did not destroy the caller's input block.
-  EXPECT_TRUE(shm_exists(name));
+  EXPECT_TRUE(test::shm_block_exists(name));
   for (int x : data.span<std::int32_t>())
     EXPECT_EQ(x, 5);
 }

@@ -1,6 +1,6 @@
 // Shared memory between appose-cpp and the real appose-python 0.12 (with NumPy): blocks made
 // here are read and written by NumPy, blocks made by Python are read and written here, and
-// Python's resource tracker behaves as SHARED_MEMORY.md says.
+// Python's resource tracker behaves as docs/shared_memory.md says.
 //
 // Values follow one formula on both sides: element (i0, i1, ...) in the order the C++ Shape
 // lists its dimensions holds f(g) with g = salt + sum(i_k * 7^k). An F-order array travels with
@@ -37,9 +37,7 @@ using appose::SharedMemory;
 using ::testing::HasSubstr;
 using json = nlohmann::json;
 
-bool block_exists(const std::string& name) {
-  return std::filesystem::exists("/dev/shm/" + name);
-}
+using appose::test::shm_block_exists;
 
 // The Python half of the value formula, and the attach-check-write-close cycle. Every block is
 // unregistered from Python's resource tracker right after attaching: otherwise the tracker
@@ -295,11 +293,11 @@ TEST(PythonSharedMemory, NumpyReadsAndWritesArraysMadeHere) {
   for (const auto& a : arrays) {
     EXPECT_THAT(result.out, HasSubstr("checked " + a.shm().name()));
     EXPECT_EQ(first_mismatch(a, 1), "") << "Python's writes";
-    EXPECT_TRUE(block_exists(a.shm().name())) << "Python must not unlink what it attached";
+    EXPECT_TRUE(shm_block_exists(a.shm().name())) << "Python must not unlink what it attached";
   }
   arrays.clear();
   for (const auto& name : names)
-    EXPECT_FALSE(block_exists(name)) << name;
+    EXPECT_FALSE(shm_block_exists(name)) << name;
 }
 
 TEST(PythonSharedMemory, ArraysMadeInPythonAreReadAndWrittenHere) {
@@ -368,7 +366,7 @@ TEST(PythonSharedMemory, ArraysMadeInPythonAreReadAndWrittenHere) {
 
   arrays.clear();
   for (const auto& name : names)
-    EXPECT_FALSE(block_exists(name)) << name;
+    EXPECT_FALSE(shm_block_exists(name)) << name;
 }
 
 TEST(PythonSharedMemory, BoolArrayMadeHereIsNumpyBool) {
@@ -394,7 +392,7 @@ shm.close()
   EXPECT_EQ(result.out, "bool [False, True, False, True]\n");
 }
 
-// SHARED_MEMORY.md: Python registers even blocks it merely attached and unlinks them when it
+// docs/shared_memory.md: Python registers even blocks it merely attached and unlinks them when it
 // exits, so unlinking here must treat "already gone" as done.
 TEST(PythonSharedMemory, PythonTrackerUnlinksAttachedBlockAtExit) {
   APPOSE_REQUIRE_PYTHON_PEER();
@@ -413,10 +411,10 @@ shm.close()
   // The tracker is a separate process that cleans up after Python has exited. It holds
   // Python's stderr, so run_python normally returns after it; poll anyway rather than race.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (block_exists(name) && std::chrono::steady_clock::now() < deadline) {
+  while (shm_block_exists(name) && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  EXPECT_FALSE(block_exists(name)) << "appose-python 0.12's tracker no longer unlinks at exit?";
+  EXPECT_FALSE(shm_block_exists(name)) << "appose-python 0.12's tracker no longer unlinks at exit?";
   EXPECT_THAT(result.err, HasSubstr("leaked shared_memory"));
   EXPECT_EQ(shm.bytes()[0], std::byte{7}) << "the mapping outlives the name";
   EXPECT_TRUE(shm.unlink_on_close());

@@ -15,6 +15,11 @@
 
 #include <sys/types.h>
 #include <unistd.h>
+#ifdef __APPLE__
+#include <libproc.h>
+#include <sys/proc.h>
+#include <sys/proc_info.h>
+#endif
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -25,6 +30,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <filesystem>
@@ -42,6 +48,7 @@
 
 #include <appose/appose.hpp>
 
+#include "support/orphans.hpp"
 #include "support/test_support.hpp"
 
 namespace appose {
@@ -104,23 +111,13 @@ std::int64_t scaled(std::int64_t n) {
 // ---------------------------------------------------------------------------------------------
 // What the host holds
 
-std::size_t count_entries(const char* dir) {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir))
-    ++n;
-  return n;
-}
-
-/// The resident size of process `pid` (statm: one read, no parsing of the whole status file).
+/// The resident size of process `pid` ("self": this one).
 std::size_t rss_bytes(const std::string& pid = "self") {
-  std::ifstream statm("/proc/" + pid + "/statm");
-  std::size_t pages_total = 0, pages_resident = 0;
-  statm >> pages_total >> pages_resident;
-  return pages_resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  return test::resident_bytes(pid == "self" ? 0 : std::stoll(pid));
 }
 
-/// Threads, open descriptors (the iterator's own descriptor is in every count alike) and
-/// resident size of this process.
+/// Threads, open descriptors (test_support's threads_and_fds()) and resident size of this
+/// process.
 struct Census {
   std::size_t threads = 0;
   std::size_t fds = 0;
@@ -128,7 +125,8 @@ struct Census {
 };
 
 Census census() {
-  return {count_entries("/proc/self/task"), count_entries("/proc/self/fd"), rss_bytes()};
+  const test::ThreadsAndFds now = test::threads_and_fds();
+  return {now.threads, now.fds, rss_bytes()};
 }
 
 /// Waits until the thread and descriptor counts are back to `target`. A released service's
@@ -188,6 +186,47 @@ std::string join_mib(const std::vector<std::size_t>& samples) {
 // ---------------------------------------------------------------------------------------------
 // What the workers leave
 
+#ifdef __APPLE__
+/// This process's children, zombies included (libproc lists them by parent).
+std::vector<pid_t> children() {
+  for (int room = 64;; room *= 2) {
+    std::vector<pid_t> pids(static_cast<std::size_t>(room));
+    const int n =
+        ::proc_listchildpids(::getpid(), pids.data(), room * static_cast<int>(sizeof(pid_t)));
+    if (n >= room) continue;  // grew meanwhile: ask again with more room
+    pids.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    return pids;
+  }
+}
+
+/// Now, in the clock libproc gives process start times in (microseconds of the wall clock).
+std::uint64_t boot_ticks() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000U +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1'000U;
+}
+
+/// Live processes whose process group is a key of `groups` and which started no later than
+/// that key's value (boot_ticks()): see the Linux version below.
+std::vector<std::string> processes_in_groups(const std::map<std::int64_t, std::uint64_t>& groups) {
+  std::vector<std::string> found;
+  for (const auto& [pgid, started_by] : groups) {
+    for (pid_t pid : test::group_members(static_cast<pid_t>(pgid))) {
+      proc_bsdinfo info{};
+      const auto size = static_cast<int>(sizeof info);
+      if (::proc_pidinfo(pid, PROC_PIDTBSDINFO, 0, &info, size) != size) continue;  // gone
+      const std::uint64_t start = info.pbi_start_tvsec * 1'000'000U + info.pbi_start_tvusec;
+      if (start <= started_by) {
+        // pbi_comm is not terminated when the name fills it.
+        const std::string_view comm(info.pbi_comm, ::strnlen(info.pbi_comm, sizeof info.pbi_comm));
+        found.push_back(fmt::format("{} ({}) state {}", pid, comm, info.pbi_status));
+      }
+    }
+  }
+  return found;
+}
+#else
 /// The pids listed in /proc/self/task/*/children: this process's children, zombies included
 /// (a child belongs to the thread that started it, so every thread's list is read).
 std::vector<pid_t> children() {
@@ -246,6 +285,7 @@ std::vector<std::string> processes_in_groups(const std::map<std::int64_t, std::u
   }
   return found;
 }
+#endif
 
 /// Blocks this process owns according to the library's crash registry.
 std::size_t registered_blocks() {
@@ -253,10 +293,6 @@ std::size_t registered_blocks() {
   auto blocks = owned_blocks();
   return static_cast<std::size_t>(std::count_if(
       blocks.begin(), blocks.end(), [&](const OwnedBlock& b) { return b.pid == self; }));
-}
-
-bool shm_exists(const std::string& name) {
-  return fs::exists("/dev/shm/" + name);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -342,7 +378,8 @@ class Driver {
     // after the library's threads had let go of the task.
     task.reset();
     for (const auto& name : blocks_) {
-      if (problem.empty() && shm_exists(name)) problem = "block " + name + " outlived its task";
+      if (problem.empty() && test::shm_block_exists(name))
+        problem = "block " + name + " outlived its task";
     }
     ++checked_;
     if (!problem.empty()) {
@@ -645,7 +682,7 @@ void soak_services(const std::string& label, const std::function<Service()>& mak
     // The round's handles are gone, so are its blocks: the host unlinks its own when the last
     // handle goes, and those a worker handed over once the task is dropped.
     for (const auto& name : blocks)
-      stale += shm_exists(name) ? 1U : 0U;
+      stale += test::shm_block_exists(name) ? 1U : 0U;
     blocks_checked += blocks.size();
     blocks.clear();
   };
@@ -708,7 +745,7 @@ void soak_services(const std::string& label, const std::function<Service()>& mak
   const auto left = processes_in_groups(groups);
   EXPECT_TRUE(left.empty()) << left.size() << " process(es) left in the workers' groups, first: "
                             << (left.empty() ? "" : left.front());
-  EXPECT_EQ(stale, 0U) << "blocks left in /dev/shm out of " << blocks_checked;
+  EXPECT_EQ(stale, 0U) << "blocks left behind out of " << blocks_checked;
   EXPECT_EQ(registered_blocks(), 0U) << "blocks still in the crash registry";
 }
 

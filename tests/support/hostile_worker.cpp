@@ -13,8 +13,10 @@
 //
 // Scenarios: ok, kill_mid_task, exit_between, close_stdout, half_line_then_death, huge_line,
 // invalid_utf8, not_object, unknown_type, duplicate_terminal, unknown_task, never_answers,
-// flood_stderr, alternating. The worker exits 0 at EOF on stdin (`close_stdout` too: it reads
-// stdin until then), except `never_answers`, which ignores EOF and SIGTERM and must be killed.
+// flood_stderr, alternating, slow_exit. The worker exits 0 at EOF on stdin (`close_stdout` too:
+// it reads stdin until then), except `never_answers`, which ignores EOF and SIGTERM and must be
+// killed, and `slow_exit`, which at EOF closes its stdout and exits 0 two seconds later, as an
+// interpreter does that closes its streams before it frees a large heap.
 //
 // Messages after 0.12 (tests/fault/protocol_next_test.cpp), in any scenario:
 // - scenario `hello:<version>`: a HELLO with that version is the first line, then as `ok`;
@@ -274,5 +276,9 @@ int main(int argc, char** argv) {
     }
   }
   if (scenario == "never_answers") sleep_forever();
+  if (scenario == "slow_exit") {
+    ::close(STDOUT_FILENO);
+    ::sleep(2);
+  }
   return 0;
 }

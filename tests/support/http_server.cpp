@@ -14,6 +14,8 @@
 #include <system_error>
 #include <utility>
 
+#include "support/test_support.hpp"
+
 namespace appose::test {
 
 namespace {
@@ -62,7 +64,11 @@ std::string head(int status, std::size_t length, std::string_view extra_header) 
 }  // namespace
 
 HttpServer::HttpServer() {
+#ifdef SOCK_CLOEXEC
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+#else
+  listen_fd_ = set_cloexec(::socket(AF_INET, SOCK_STREAM, 0));           // macOS: no SOCK_CLOEXEC
+#endif
   if (listen_fd_ < 0) throw_errno("socket");
   const int one = 1;
   ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -75,11 +81,17 @@ HttpServer::HttpServer() {
   auto* sa = reinterpret_cast<sockaddr*>(&addr);
   int fds[2] = {-1, -1};
   if (::bind(listen_fd_, sa, sizeof addr) != 0 || ::listen(listen_fd_, 64) != 0 ||
-      ::getsockname(listen_fd_, sa, &len) != 0 || ::pipe2(fds, O_CLOEXEC) != 0) {
+      ::getsockname(listen_fd_, sa, &len) != 0) {
     const int saved = errno;
     ::close(listen_fd_);
     errno = saved;
     throw_errno("cannot start the test HTTP server");
+  }
+  try {
+    open_cloexec_pipe(fds);
+  } catch (...) {
+    ::close(listen_fd_);
+    throw;
   }
   port_ = ntohs(addr.sin_port);
   wake_read_ = fds[0];
@@ -166,7 +178,11 @@ void HttpServer::accept_loop() {
     }
     if (fds[1].revents != 0) return;
     if ((fds[0].revents & POLLIN) == 0) continue;
+#ifdef SOCK_CLOEXEC
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+#else
+    const int fd = set_cloexec(::accept(listen_fd_, nullptr, nullptr));  // macOS: no accept4
+#endif
     if (fd < 0) {
       // The client gave up between poll() and accept(): not the server's problem.
       if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN) continue;

@@ -2,13 +2,19 @@
 
 #include "support/orphans.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __APPLE__
+#include <libproc.h>
+#include <sys/proc.h>
+#include <sys/proc_info.h>
+#else
+#include <dirent.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +22,8 @@
 #include <stdexcept>
 #include <string_view>
 #include <thread>
+
+#include "support/test_support.hpp"
 
 extern char** environ;
 
@@ -34,7 +42,7 @@ struct Host {
 Host spawn_host(const std::string& exe, const std::vector<std::string>& args,
                 const std::vector<std::string>& extra_env) {
   int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  open_cloexec_pipe(out);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
@@ -86,7 +94,34 @@ std::optional<std::string> read_line(int fd, std::chrono::milliseconds timeout) 
   }
 }
 
-/// The live (not zombie) pids whose process group is `pgid`, from /proc.
+}  // namespace
+
+#ifdef __APPLE__
+// macOS: libproc lists the group; a member whose BSD info says SZOMB (or that is gone by then)
+// is left out.
+std::vector<pid_t> group_members(pid_t pgid) {
+  std::vector<pid_t> members;
+  // The group may grow between the two calls: room for a few more, and a full buffer is
+  // asked again.
+  for (int room = 64;; room *= 2) {
+    std::vector<pid_t> pids(static_cast<std::size_t>(room));
+    const int n = ::proc_listpgrppids(pgid, pids.data(), room * static_cast<int>(sizeof(pid_t)));
+    if (n < 0) return members;
+    if (n >= room) continue;
+    for (int i = 0; i < n; ++i) {
+      proc_bsdinfo info{};
+      const auto size = static_cast<int>(sizeof info);
+      if (::proc_pidinfo(pids[static_cast<std::size_t>(i)], PROC_PIDTBSDINFO, 0, &info, size) !=
+          size) {
+        continue;
+      }
+      if (info.pbi_status != SZOMB) members.push_back(pids[static_cast<std::size_t>(i)]);
+    }
+    return members;
+  }
+}
+#else
+// Linux: from /proc.
 std::vector<pid_t> group_members(pid_t pgid) {
   std::vector<pid_t> members;
   DIR* proc = ::opendir("/proc");
@@ -126,8 +161,7 @@ std::vector<pid_t> group_members(pid_t pgid) {
   ::closedir(proc);
   return members;
 }
-
-}  // namespace
+#endif
 
 pid_t orphan_a_worker(const std::string& host_exe, const std::vector<std::string>& args,
                       const std::vector<std::string>& extra_env, Clock::time_point* killed_at) {

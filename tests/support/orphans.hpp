@@ -20,6 +20,9 @@ pid_t orphan_a_worker(const std::string& host_exe, const std::vector<std::string
                       const std::vector<std::string>& extra_env = {},
                       std::chrono::steady_clock::time_point* killed_at = nullptr);
 
+/// The live (not zombie) pids whose process group is `pgid`: /proc on Linux, libproc on macOS.
+std::vector<pid_t> group_members(pid_t pgid);
+
 /// Whether no live (non-zombie) process is left in process group `pgid`.
 bool group_gone(pid_t pgid);
 

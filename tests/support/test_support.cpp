@@ -2,89 +2,164 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __APPLE__
+#include <libproc.h>
+#include <sys/event.h>
+#include <sys/proc_info.h>
+#else
+#include <sys/syscall.h>
+#endif
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
 
 extern char** environ;
 
 namespace appose::test {
 
-namespace {
-std::string env_or_empty(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? std::string(v) : std::string();
-}
-}  // namespace
-
-std::optional<std::string> peer_python() {
-  std::string p = env_or_empty("APPOSE_PEER_PYTHON");
-  struct stat st {};
-  if (p.empty() || ::stat(p.c_str(), &st) != 0) return std::nullopt;
-  return p;
-}
-
-std::optional<std::vector<std::string>> peer_java_classpath() {
-  std::string dir = env_or_empty("APPOSE_PEER_JAVA_LIB");
-  if (dir.empty()) return std::nullopt;
-  std::error_code ec;
-  std::vector<std::string> jars;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    if (entry.path().extension() == ".jar") jars.push_back(entry.path().string());
+ExitWatch::ExitWatch(std::int64_t pid) {
+  const auto p = static_cast<pid_t>(pid);
+#ifdef __APPLE__
+  fd_ = ::kqueue();
+  if (fd_ < 0) {
+    error_ = errno;
+    return;
   }
-  if (jars.empty()) return std::nullopt;
-  std::sort(jars.begin(), jars.end());
-  return jars;
+  set_cloexec(fd_);
+  struct kevent change {};
+  EV_SET(&change, static_cast<uintptr_t>(p), EVFILT_PROC, EV_ADD, NOTE_EXIT, 0, nullptr);
+  if (::kevent(fd_, &change, 1, nullptr, 0, nullptr) != 0) {
+    error_ = errno;
+    ::close(fd_);
+    fd_ = -1;
+    // A zombie is refused with ESRCH, yet kill() still finds it: it has exited.
+    if (error_ == ESRCH && ::kill(p, 0) == 0) {
+      error_ = 0;
+      exited_ = true;
+    }
+  }
+#else
+  fd_ = static_cast<int>(::syscall(SYS_pidfd_open, p, 0));
+  if (fd_ < 0) error_ = errno;
+#endif
 }
 
-appose::Environment peer_env() {
-  auto py = peer_python();
-  if (!py) throw std::runtime_error("appose-python peer missing; run scripts/peers.sh");
-  return appose::Environment(".", {std::filesystem::path(*py).parent_path().string()});
+ExitWatch::~ExitWatch() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool ExitWatch::exited_within(std::chrono::milliseconds timeout) const {
+  if (exited_) return true;
+  if (fd_ < 0) return error_ == ESRCH;  // already gone
+  // Both descriptors poll readable once the process has exited (a kqueue while an event is
+  // pending, and nothing retrieves it).
+  pollfd pfd{fd_, POLLIN, 0};
+  return ::poll(&pfd, 1, static_cast<int>(timeout.count())) == 1;
 }
 
 bool wait_exit(std::int64_t pid, std::chrono::milliseconds timeout) {
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0));
-  if (fd < 0) return errno == ESRCH;  // already gone
-  pollfd pfd{fd, POLLIN, 0};
-  int rc = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
+  return ExitWatch(pid).exited_within(timeout);
+}
+
+bool shm_block_exists(const std::string& name) {
+#ifdef __APPLE__
+  const int fd = ::shm_open(("/" + name).c_str(), O_RDONLY);
+  if (fd < 0) return false;
   ::close(fd);
-  return rc == 1;
+  return true;
+#else
+  return std::filesystem::exists("/dev/shm/" + name);
+#endif
 }
 
-void start_and_await_launch(appose::Task& task) {
-  auto launched = std::make_shared<Signal>();
-  task.listen([launched](const appose::TaskEvent& e) {
-    if (e.response_type == appose::ResponseType::LAUNCH) launched->set();
-  });
-  task.start();
-  ASSERT_TRUE(launched->wait()) << "no LAUNCH from the worker";
+#ifdef __APPLE__
+namespace {
+
+/// proc_pidinfo's task info of `pid` (zeros if it is gone).
+proc_taskinfo task_info(pid_t pid) {
+  proc_taskinfo info{};
+  const auto size = static_cast<int>(sizeof info);
+  if (::proc_pidinfo(pid, PROC_PIDTASKINFO, 0, &info, size) != size) info = proc_taskinfo{};
+  return info;
 }
 
-bool peers_required() {
-  return env_or_empty("APPOSE_REQUIRE_PEERS") == "1";
+}  // namespace
+
+ThreadsAndFds threads_and_fds() {
+  // Asked without a buffer, PROC_PIDLISTFDS gives room for more descriptors than are open.
+  const int room = ::proc_pidinfo(::getpid(), PROC_PIDLISTFDS, 0, nullptr, 0);
+  std::vector<proc_fdinfo> fds(room > 0 ? static_cast<std::size_t>(room) / sizeof(proc_fdinfo) : 0);
+  const int filled = ::proc_pidinfo(::getpid(), PROC_PIDLISTFDS, 0, fds.data(),
+                                    static_cast<int>(fds.size() * sizeof(proc_fdinfo)));
+  return {static_cast<std::size_t>(task_info(::getpid()).pti_threadnum),
+          filled > 0 ? static_cast<std::size_t>(filled) / sizeof(proc_fdinfo) : 0};
 }
 
-std::string conformance_dir() {
-  std::string d = env_or_empty("APPOSE_CONFORMANCE_DIR");
-  if (d.empty()) throw std::runtime_error("APPOSE_CONFORMANCE_DIR is not set (run through ctest)");
-  return d;
+std::size_t resident_bytes(std::int64_t pid) {
+  return task_info(pid == 0 ? ::getpid() : static_cast<pid_t>(pid)).pti_resident_size;
+}
+#else
+namespace {
+
+std::size_t count_entries(const char* dir) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir))
+    ++n;
+  return n;
+}
+
+}  // namespace
+
+ThreadsAndFds threads_and_fds() {
+  return {count_entries("/proc/self/task"), count_entries("/proc/self/fd")};
+}
+
+std::size_t resident_bytes(std::int64_t pid) {
+  // statm: one read, no parsing of the whole status file.
+  std::ifstream statm("/proc/" + (pid == 0 ? std::string("self") : std::to_string(pid)) + "/statm");
+  std::size_t pages_total = 0, pages_resident = 0;
+  statm >> pages_total >> pages_resident;
+  return pages_resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+#endif
+
+int set_cloexec(int fd) {
+  if (fd >= 0) (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return fd;
+}
+
+void open_cloexec_pipe(int (&fds)[2]) {
+#ifdef __APPLE__
+  const bool ok = ::pipe(fds) == 0;
+  if (ok) {
+    set_cloexec(fds[0]);
+    set_cloexec(fds[1]);
+  }
+#else
+  const bool ok = ::pipe2(fds, O_CLOEXEC) == 0;
+#endif
+  if (!ok) throw std::system_error(errno, std::generic_category(), "pipe");
 }
 
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input) {
   int in[2], out[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
-    throw std::runtime_error("pipe2 failed");
-  }
+  open_cloexec_pipe(in);
+  open_cloexec_pipe(out);
+  open_cloexec_pipe(err);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, in[0], 0);
@@ -162,44 +237,6 @@ ProcessResult run_python(const std::string& script, const std::vector<std::strin
   std::vector<std::string> argv{*py, "-c", script};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_process(argv, input);
-}
-
-TempDir::TempDir(std::string_view prefix) {
-  std::string tmpl =
-      (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
-  if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + tmpl);
-  path = std::filesystem::canonical(tmpl);
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path, ec);
-}
-
-ScopedEnv::ScopedEnv(std::string name, const std::optional<std::string>& value)
-    : name_(std::move(name)) {
-  if (const char* old = std::getenv(name_.c_str())) old_ = old;
-  if (value) {
-    ::setenv(name_.c_str(), value->c_str(), 1);
-  } else {
-    ::unsetenv(name_.c_str());
-  }
-}
-
-ScopedEnv::~ScopedEnv() {
-  if (old_) {
-    ::setenv(name_.c_str(), old_->c_str(), 1);
-  } else {
-    ::unsetenv(name_.c_str());
-  }
-}
-
-std::optional<std::filesystem::path> peer_uv() {
-  auto py = peer_python();
-  if (!py) return std::nullopt;
-  std::filesystem::path uv = std::filesystem::path(*py).parent_path() / "uv";
-  if (!std::filesystem::exists(uv)) return std::nullopt;
-  return uv;
 }
 
 }  // namespace appose::test

@@ -44,9 +44,63 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
 /// An Environment over the peer virtual environment (its bin directory first on the search).
 appose::Environment peer_env();
 
-/// Waits until process `pid` has exited (a pidfd turns readable; a zombie counts as exited; no
-/// polling of the process table).
+/// Waits until process `pid` has exited (a zombie counts as exited; no polling of the process
+/// table): ExitWatch(pid).exited_within(timeout).
 bool wait_exit(std::int64_t pid, std::chrono::milliseconds timeout);
+
+/// One process's exit as a descriptor, for tests that must learn when a process they do not
+/// reap (a grandchild, a worker) is gone. Open it while the pid cannot be reused yet (before
+/// anyone may reap the process), wait on it later. Linux: a pidfd. macOS: a kqueue holding an
+/// EVFILT_PROC/NOTE_EXIT event for the pid; macOS refuses to watch a zombie (ESRCH), so a zombie
+/// found when opening counts as exited at once. POSIX only (support/test_support.cpp).
+class ExitWatch {
+ public:
+  explicit ExitWatch(std::int64_t pid);
+  ~ExitWatch();
+  ExitWatch(const ExitWatch&) = delete;
+  ExitWatch& operator=(const ExitWatch&) = delete;
+
+  /// Whether the process was found (running or a zombie); error() says why not otherwise.
+  bool opened() const { return error_ == 0; }
+  /// The errno of the failed open (ESRCH: no such process any more), or 0.
+  int error() const { return error_; }
+  /// Whether the process has exited within `timeout` (at once if it was already gone when the
+  /// watch was opened, ESRCH included).
+  bool exited_within(std::chrono::milliseconds timeout) const;
+
+ private:
+  int fd_ = -1;
+  bool exited_ = false;
+  int error_ = 0;
+};
+
+/// Whether shared-memory block `name` (without the leading slash) exists. Linux: a file in
+/// /dev/shm. macOS, whose namespace has no folder: shm_open(O_RDONLY) succeeds. POSIX only.
+bool shm_block_exists(const std::string& name);
+
+/// Threads and open descriptors of this process, for the tests that check nothing is left
+/// behind. Linux: the entries of /proc/self/task and /proc/self/fd (the iterator's own
+/// descriptor is in every count alike). macOS, which has no /proc: libproc's task info and
+/// descriptor list. POSIX only.
+struct ThreadsAndFds {
+  std::size_t threads = 0;
+  std::size_t fds = 0;
+  friend bool operator==(const ThreadsAndFds&, const ThreadsAndFds&) = default;
+};
+ThreadsAndFds threads_and_fds();
+
+/// The resident size of process `pid` (this process when 0), in bytes; 0 if it cannot be read.
+/// Linux: /proc/<pid>/statm. macOS: proc_pidinfo's task info. POSIX only.
+std::size_t resident_bytes(std::int64_t pid = 0);
+
+/// A pipe whose ends are both close-on-exec, so that no other test's child inherits them
+/// (pipe2(O_CLOEXEC) on Linux; pipe() then FD_CLOEXEC on macOS, which has no pipe2). Throws
+/// std::system_error. POSIX only.
+void open_cloexec_pipe(int (&fds)[2]);
+
+/// Marks `fd` close-on-exec (for what macOS cannot open so: accepted sockets, pipes) and
+/// returns it. POSIX only.
+int set_cloexec(int fd);
 
 /// Starts `task` and waits for its LAUNCH (the script is running), failing the test if none
 /// comes within 10 s.
@@ -158,6 +212,9 @@ class ScopedEnv {
   std::string name_;
   std::optional<std::string> old_;
 };
+
+/// Writes `content` to `path` (making its folders) as a file its owner may run (rwx------).
+void write_executable(const std::filesystem::path& path, std::string_view content);
 
 /// The uv of the peers' virtual environment (`pip install uv`), if it is there.
 std::optional<std::filesystem::path> peer_uv();

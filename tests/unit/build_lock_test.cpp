@@ -51,7 +51,7 @@ TEST(BuildLock, ALockFileLeftByADeadHolderIsReusedAndThenRemoved) {
   const fs::path stale = root.path / ".env.appose-lock";
   std::ofstream(stale).put('\n');
   {
-    appose::detail::DirLock lock(root.path / "env", {}, nullptr);
+    appose::detail::platform::DirLock lock(root.path / "env");
     EXPECT_TRUE(fs::exists(stale));
   }
   EXPECT_FALSE(fs::exists(stale));
@@ -71,8 +71,7 @@ TEST(BuildLock, OneHolderAtATimeWhileTheFileComesAndGoes) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 40; ++i) {
-        appose::detail::DirLock lock(
-            dir, [&] { ++waits; }, nullptr);
+        appose::detail::platform::DirLock lock(dir, [&] { ++waits; });
         if (inside.fetch_add(1) != 0) ++overlaps;
         ++entries;
         std::this_thread::sleep_for(100us);

@@ -15,7 +15,7 @@
 #include <string>
 #include <utility>
 
-#include "build/fingerprint.hpp"
+#include "envbuild/fingerprint.hpp"
 #include "support/test_support.hpp"
 
 namespace fs = std::filesystem;

@@ -17,8 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "codec.hpp"
+#include "core/json.hpp"
 #include "support/test_support.hpp"
+#include "wire/line_scan.hpp"
+#include "wire/messages.hpp"
+#include "wire/resolve.hpp"
 
 namespace appose::detail::codec {
 namespace {

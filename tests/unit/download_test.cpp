@@ -1,6 +1,6 @@
-// Downloads (src/build/download.cpp) against a local HTTP server that also misbehaves on request
+// Downloads (src/envbuild/download.cpp) against a local HTTP server that also misbehaves on request
 // (404, short bodies, stalls, redirect loops), the SHA-256 against published vectors, and
-// unpacking (src/build/archive.cpp) of archives built here with libarchive, hostile ones
+// unpacking (src/envbuild/archive.cpp) of archives built here with libarchive, hostile ones
 // included.
 
 #include <archive.h>
@@ -30,9 +30,10 @@
 #include <vector>
 
 #include "appose/error.hpp"
-#include "build/download.hpp"
-#include "build/tool.hpp"
+#include "envbuild/download.hpp"
+#include "envbuild/tool.hpp"
 #include "support/http_server.hpp"
+#include "support/message_of.hpp"
 #include "support/test_support.hpp"
 
 namespace appose::detail {
@@ -78,13 +79,7 @@ std::string random_bytes(std::size_t n, std::uint32_t seed) {
 /// The message of the BuildException `f` throws; fails the test when it throws none.
 template <typename F>
 std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const BuildException& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a BuildException";
-  return {};
+  return test::message_of<BuildException>(std::forward<F>(f));
 }
 
 // Proxies come from the environment by design; the tests talk to 127.0.0.1 and must not be

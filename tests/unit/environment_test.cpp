@@ -24,12 +24,7 @@ using appose::test::ScopedEnv;
 using appose::test::TempDir;
 
 void make_executable(const fs::path& p) {
-  fs::create_directories(p.parent_path());
-  FILE* f = std::fopen(p.c_str(), "w");
-  ASSERT_NE(f, nullptr);
-  std::fputs("#!/bin/sh\nexit 0\n", f);
-  std::fclose(f);
-  fs::permissions(p, fs::perms::owner_all);
+  test::write_executable(p, "#!/bin/sh\nexit 0\n");
 }
 
 using Command = std::vector<std::string>;

@@ -18,9 +18,10 @@
 #include <string>
 #include <type_traits>
 
-#include "codec.hpp"
+#include "core/json.hpp"
 #include "support/http_server.hpp"
 #include "support/test_support.hpp"
+#include "wire/messages.hpp"
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;

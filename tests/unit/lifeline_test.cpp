@@ -25,8 +25,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using detail::Process;
-using detail::SpawnOptions;
+using detail::platform::Process;
+using detail::platform::SpawnOptions;
 
 // A worker that ignores EOF on stdin and has a child in its group: nothing but a group kill
 // ends both.
@@ -64,7 +64,7 @@ pid_t spawn_and_drop(bool kill_with_host) {
   options.kill_with_host = kill_with_host;
   Process p = Process::spawn(options);
   EXPECT_EQ(p.has_lifeline(), kill_with_host);
-  return p.pid();
+  return static_cast<pid_t>(p.pid());
 }
 
 // Dropping the Process while the child runs closes the lifeline's pipe, as the host's death
@@ -95,7 +95,7 @@ TEST(Lifeline, ReapingDisarmsIt) {
   ASSERT_TRUE(p.has_lifeline());
   EXPECT_EQ(p.wait(), 0);
   EXPECT_FALSE(p.has_lifeline());
-  pid_t group = p.pid();
+  pid_t group = static_cast<pid_t>(p.pid());
   auto took = test::time_until_group_gone(group, 500ms);
   test::kill_group(group);
   EXPECT_FALSE(took.has_value()) << "the disarmed lifeline killed the group";

@@ -1,4 +1,4 @@
-// NDArray, Shape and the dtype table (SHARED_MEMORY.md, "NDArray").
+// NDArray, Shape and the dtype table (docs/shared_memory.md).
 
 #include "appose/ndarray.hpp"
 
@@ -19,6 +19,7 @@
 
 #include "appose/error.hpp"
 #include "appose/shared_memory.hpp"
+#include "support/test_support.hpp"
 
 namespace {
 
@@ -30,9 +31,7 @@ using appose::Shape;
 using appose::SharedMemory;
 using ::testing::HasSubstr;
 
-bool block_exists(const std::string& name) {
-  return std::filesystem::exists("/dev/shm/" + name);
-}
+using appose::test::shm_block_exists;
 
 struct DTypeCase {
   DType dtype;
@@ -277,9 +276,9 @@ TEST(NDArray, BlockLivesAsLongAsTheArray) {
   {
     const NDArray array(DType::float64, {8});
     name = array.shm().name();
-    EXPECT_TRUE(block_exists(name));
+    EXPECT_TRUE(shm_block_exists(name));
   }
-  EXPECT_FALSE(block_exists(name));
+  EXPECT_FALSE(shm_block_exists(name));
 }
 
 // --- Arrays beyond 2 GiB (appose-java stops there) ---------------------------------------------

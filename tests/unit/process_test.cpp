@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "appose/error.hpp"
+#include "platform/posix/process_native.hpp"
 #include "platform/process.hpp"
 
 #include "support/test_support.hpp"
@@ -27,6 +27,7 @@
 namespace appose::detail {
 namespace {
 
+using appose::test::ExitWatch;
 using appose::test::TempDir;
 
 /// Reads the child's stdout to EOF (or until `until` appears, if given).
@@ -42,8 +43,8 @@ std::string read_all(int fd, std::string_view until = {}) {
   return out;
 }
 
-SpawnOptions sh(const std::string& script) {
-  SpawnOptions o;
+platform::SpawnOptions sh(const std::string& script) {
+  platform::SpawnOptions o;
   o.argv = {"sh", "-c", script};
   return o;
 }
@@ -58,7 +59,7 @@ void make_executable(const std::filesystem::path& p) {
 }
 
 TEST(Process, ExitCode) {
-  Process p = Process::spawn(sh("exit 7"));
+  platform::Process p = platform::Process::spawn(sh("exit 7"));
   EXPECT_GT(p.pid(), 0);
   EXPECT_EQ(p.wait(), 7);
   EXPECT_TRUE(p.reaped());
@@ -67,34 +68,34 @@ TEST(Process, ExitCode) {
 }
 
 TEST(Process, BareProgramNameIsLookedUpInPath) {
-  SpawnOptions o;
+  platform::SpawnOptions o;
   o.argv = {"true"};
-  EXPECT_EQ(Process::spawn(o).wait(), 0);
+  EXPECT_EQ(platform::Process::spawn(o).wait(), 0);
 }
 
 TEST(Process, MissingProgramThrowsNamingIt) {
-  SpawnOptions o;
+  platform::SpawnOptions o;
   o.argv = {"/nonexistent/appose-no-such-program"};
   try {
-    Process::spawn(o);
+    platform::Process::spawn(o);
     FAIL() << "spawn should have thrown";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/appose-no-such-program"), std::string::npos)
         << e.what();
   }
   o.argv = {"appose-no-such-program-on-path"};
-  EXPECT_THROW(Process::spawn(o), Error);
+  EXPECT_THROW(platform::Process::spawn(o), Error);
   o.argv = {};
-  EXPECT_THROW(Process::spawn(o), Error);
+  EXPECT_THROW(platform::Process::spawn(o), Error);
 }
 
 TEST(Process, DeathBySignalGivesNegativeSignal) {
-  Process p = Process::spawn(sh("kill -KILL $$"));
+  platform::Process p = platform::Process::spawn(sh("kill -KILL $$"));
   EXPECT_EQ(p.wait(), -SIGKILL);
 }
 
 TEST(Process, TryReapDoesNotBlock) {
-  Process p = Process::spawn(sh("read x"));
+  platform::Process p = platform::Process::spawn(sh("read x"));
   EXPECT_FALSE(p.try_reap().has_value());
   p.close_stdin();
   EXPECT_EQ(p.wait(), 1);  // `read` fails at EOF
@@ -102,13 +103,13 @@ TEST(Process, TryReapDoesNotBlock) {
 
 TEST(Process, MoveKeepsTheChild) {
   // A moved-from Process must not reap the child behind the new owner's back.
-  Process a = Process::spawn(sh("exit 5"));
-  pid_t pid = a.pid();
-  Process b;
+  platform::Process a = platform::Process::spawn(sh("exit 5"));
+  pid_t pid = static_cast<pid_t>(a.pid());
+  platform::Process b;
   b = std::move(a);
   EXPECT_EQ(a.pid(), -1);  // NOLINT(bugprone-use-after-move): checking the moved-from state
   {
-    Process c = std::move(b);
+    platform::Process c = std::move(b);
     EXPECT_EQ(c.pid(), pid);
     EXPECT_EQ(c.wait(), 5);
   }
@@ -123,9 +124,14 @@ TEST(Process, OnlyStandardDescriptorsAreInherited) {
   ::close(leaky);
   ASSERT_EQ(::fcntl(high, F_GETFD) & FD_CLOEXEC, 0);
 
-  // `ls` itself opens /proc/self/fd to list it: that one descriptor (3) is its own.
-  Process p = Process::spawn(sh("ls /proc/self/fd"));
-  std::string out = read_all(p.stdout_fd());
+  // `ls` itself opens the folder to list it: that one descriptor (3) is its own. macOS has no
+  // /proc; its /dev/fd lists every descriptor of the process reading it.
+#ifdef __APPLE__
+  platform::Process p = platform::Process::spawn(sh("ls /dev/fd"));
+#else
+  platform::Process p = platform::Process::spawn(sh("ls /proc/self/fd"));
+#endif
+  std::string out = read_all(stdout_fd(p));
   EXPECT_EQ(p.wait(), 0);
   ::close(high);
 
@@ -140,10 +146,22 @@ TEST(Process, OnlyStandardDescriptorsAreInherited) {
 }
 
 TEST(Process, ChildLeadsItsOwnProcessGroup) {
+#ifdef __APPLE__
+  // No /proc: the group is asked of the running child itself.
+  platform::Process p = platform::Process::spawn(sh("echo $$; exec cat >/dev/null"));
+  const long pid = std::stol(read_all(stdout_fd(p), "\n"));
+  const pid_t pgrp = ::getpgid(static_cast<pid_t>(pid));
+  p.close_stdin();
+  ASSERT_EQ(p.wait(), 0);
+  EXPECT_EQ(pid, p.pid());
+  EXPECT_EQ(pgrp, p.pid());
+  EXPECT_NE(pgrp, ::getpgrp());
+#else
   // Field 5 of /proc/<pid>/stat is the process group id; the command name (field 2) is in
   // parentheses and may hold spaces, so parse from the last ')'.
-  Process p = Process::spawn(sh("read -r line < /proc/$$/stat; echo \"$line\""));
-  std::string stat = read_all(p.stdout_fd());
+  platform::Process p =
+      platform::Process::spawn(sh("read -r line < /proc/$$/stat; echo \"$line\""));
+  std::string stat = read_all(stdout_fd(p));
   ASSERT_EQ(p.wait(), 0);
   auto close_paren = stat.rfind(')');
   ASSERT_NE(close_paren, std::string::npos) << stat;
@@ -154,34 +172,35 @@ TEST(Process, ChildLeadsItsOwnProcessGroup) {
   EXPECT_EQ(std::stol(stat), p.pid());
   EXPECT_EQ(pgrp, p.pid());
   EXPECT_NE(pgrp, ::getpgrp());
+#endif
 }
 
 TEST(Process, WorkingDirectoryIsSet) {
   TempDir dir;
-  SpawnOptions o = sh("pwd -P");
+  platform::SpawnOptions o = sh("pwd -P");
   o.cwd = dir.path.string();
-  Process p = Process::spawn(o);
-  std::string out = read_all(p.stdout_fd());
+  platform::Process p = platform::Process::spawn(o);
+  std::string out = read_all(stdout_fd(p));
   EXPECT_EQ(p.wait(), 0);
   EXPECT_EQ(out, std::filesystem::canonical(dir.path).string() + "\n");
 }
 
 TEST(Process, MissingWorkingDirectoryThrows) {
-  SpawnOptions o = sh("true");
+  platform::SpawnOptions o = sh("true");
   o.cwd = "/nonexistent/appose-no-such-dir";
-  EXPECT_THROW(Process::spawn(o), Error);
+  EXPECT_THROW(platform::Process::spawn(o), Error);
 }
 
 TEST(Process, EnvironmentVariablesAreSetAndUnset) {
   ASSERT_EQ(::setenv("APPOSE_PROCESS_TEST_INHERITED", "kept", 1), 0);
   ASSERT_EQ(::setenv("APPOSE_PROCESS_TEST_UNSET", "present", 1), 0);
-  SpawnOptions o =
+  platform::SpawnOptions o =
       sh("echo \"${APPOSE_PROCESS_TEST_SET-none}:${APPOSE_PROCESS_TEST_UNSET-none}:"
          "${APPOSE_PROCESS_TEST_INHERITED-none}\"");
   o.env["APPOSE_PROCESS_TEST_SET"] = "hello world";
   o.env["APPOSE_PROCESS_TEST_UNSET"] = std::nullopt;
-  Process p = Process::spawn(o);
-  std::string out = read_all(p.stdout_fd());
+  platform::Process p = platform::Process::spawn(o);
+  std::string out = read_all(stdout_fd(p));
   EXPECT_EQ(p.wait(), 0);
   ::unsetenv("APPOSE_PROCESS_TEST_INHERITED");
   ::unsetenv("APPOSE_PROCESS_TEST_UNSET");
@@ -191,10 +210,10 @@ TEST(Process, EnvironmentVariablesAreSetAndUnset) {
 TEST(Process, PathOfTheChildEnvironmentFindsTheProgram) {
   TempDir dir;
   make_executable(dir.path / "appose-fake-launcher");
-  SpawnOptions o;
+  platform::SpawnOptions o;
   o.argv = {"appose-fake-launcher"};
   o.env["PATH"] = dir.path.string();
-  EXPECT_EQ(Process::spawn(o).wait(), 0);
+  EXPECT_EQ(platform::Process::spawn(o).wait(), 0);
 }
 
 /// SIGPIPE's default action (termination) for the scope of a test, whatever the harness set:
@@ -217,7 +236,7 @@ class DefaultSigpipe {
 TEST(Process, WriteToDeadChildGivesEpipeWithoutSigpipe) {
   DefaultSigpipe sigpipe_kills;
 
-  Process p = Process::spawn(sh("exit 0"));
+  platform::Process p = platform::Process::spawn(sh("exit 0"));
   ASSERT_EQ(p.wait(), 0);
   std::error_code ec = p.write_stdin("{\"task\":\"x\"}\n");
   EXPECT_EQ(ec, std::errc::broken_pipe) << ec.message();
@@ -233,46 +252,45 @@ TEST(Process, WriteToDeadChildGivesEpipeWithoutSigpipe) {
 }
 
 TEST(Process, WriteReachesTheChild) {
-  Process p = Process::spawn(sh("read -r line; echo \"got $line\""));
+  platform::Process p = platform::Process::spawn(sh("read -r line; echo \"got $line\""));
   EXPECT_FALSE(p.write_stdin("hello\n"));
-  EXPECT_EQ(read_all(p.stdout_fd()), "got hello\n");
+  EXPECT_EQ(read_all(stdout_fd(p)), "got hello\n");
   EXPECT_EQ(p.wait(), 0);
 }
 
 TEST(Process, KillGroupReachesGrandchild) {
-  Process p = Process::spawn(sh("sleep 100 & echo $!; wait"));
-  std::string line = read_all(p.stdout_fd(), "\n");
+  platform::Process p = platform::Process::spawn(sh("sleep 100 & echo $!; wait"));
+  std::string line = read_all(stdout_fd(p), "\n");
   pid_t grandchild = static_cast<pid_t>(std::stol(line));
   ASSERT_GT(grandchild, 0);
-  // A pidfd on the grandchild says when it has exited, whoever reaps it.
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, grandchild, 0));
-  ASSERT_GE(pidfd, 0) << "pidfd_open: " << std::strerror(errno);
+  // Says when the grandchild has exited, whoever reaps it.
+  ExitWatch watch(grandchild);
+  ASSERT_TRUE(watch.opened()) << "watching the grandchild: " << std::strerror(watch.error());
 
-  p.kill_group(SIGTERM);
+  p.terminate_group();
   EXPECT_EQ(p.wait(), -SIGTERM);
-  pollfd pfd{pidfd, POLLIN, 0};
-  EXPECT_EQ(::poll(&pfd, 1, 5000), 1) << "the grandchild survived the group kill";
-  ::close(pidfd);
+  EXPECT_TRUE(watch.exited_within(std::chrono::milliseconds(5000)))
+      << "the grandchild survived the group kill";
 
-  p.kill_group(SIGKILL);  // after reaping: a no-op (the pid may be reused)
+  p.kill_group();  // after reaping: a no-op (the pid may be reused)
 }
 
 TEST(Process, ExitFdBecomesReadableOnExit) {
-  Process p = Process::spawn(sh("cat > /dev/null"));
-  ASSERT_GE(p.exit_fd(), 0) << "no pidfd support on this kernel";
-  pollfd pfd{p.exit_fd(), POLLIN, 0};
+  platform::Process p = platform::Process::spawn(sh("cat > /dev/null"));
+  ASSERT_GE(exit_fd(p), 0) << "no pidfd support on this kernel";
+  pollfd pfd{exit_fd(p), POLLIN, 0};
   EXPECT_EQ(::poll(&pfd, 1, 0), 0) << "readable while the child is running";
   p.close_stdin();
   EXPECT_EQ(::poll(&pfd, 1, 5000), 1);
   EXPECT_TRUE(pfd.revents & POLLIN);
   EXPECT_EQ(p.wait(), 0);
-  EXPECT_EQ(p.exit_fd(), -1);  // closed once reaped
+  EXPECT_EQ(exit_fd(p), -1);  // closed once reaped
 }
 
 TEST(Process, OutputDescriptorsAreCloseOnExec) {
   // So that a second worker spawned by this host does not hold the first one's pipes open.
-  Process p = Process::spawn(sh("cat > /dev/null"));
-  for (int fd : {p.stdin_fd(), p.stdout_fd(), p.stderr_fd()}) {
+  platform::Process p = platform::Process::spawn(sh("cat > /dev/null"));
+  for (int fd : {stdin_fd(p), stdout_fd(p), stderr_fd(p)}) {
     EXPECT_GT(fd, 2);
     EXPECT_NE(::fcntl(fd, F_GETFD) & FD_CLOEXEC, 0) << fd;
   }
@@ -293,29 +311,29 @@ TEST(Process, FindExecutableSearchesDirectoriesInOrder) {
   std::filesystem::create_directories(a.path / "dir-not-file");
 
   std::vector<std::string> dirs{a.path.string(), "", b.path.string()};
-  EXPECT_EQ(find_executable("tool", dirs), (a.path / "tool").string());
-  EXPECT_EQ(find_executable("only-b", dirs), (b.path / "only-b").string());
-  EXPECT_EQ(find_executable("bin/nested", dirs), (b.path / "bin" / "nested").string());
-  EXPECT_EQ(find_executable("dir-not-file", dirs), "");
-  EXPECT_EQ(find_executable("missing", dirs), "");
-  EXPECT_EQ(find_executable("", dirs), "");
-  EXPECT_EQ(find_executable((a.path / "tool").string(), {}), (a.path / "tool").string());
-  EXPECT_EQ(find_executable((a.path / "missing").string(), dirs), "");
+  EXPECT_EQ(platform::find_executable("tool", dirs), (a.path / "tool").string());
+  EXPECT_EQ(platform::find_executable("only-b", dirs), (b.path / "only-b").string());
+  EXPECT_EQ(platform::find_executable("bin/nested", dirs), (b.path / "bin" / "nested").string());
+  EXPECT_EQ(platform::find_executable("dir-not-file", dirs), "");
+  EXPECT_EQ(platform::find_executable("missing", dirs), "");
+  EXPECT_EQ(platform::find_executable("", dirs), "");
+  EXPECT_EQ(platform::find_executable((a.path / "tool").string(), {}), (a.path / "tool").string());
+  EXPECT_EQ(platform::find_executable((a.path / "missing").string(), dirs), "");
 
-  std::string sh_path = find_executable("sh", path_dirs());
+  std::string sh_path = platform::find_executable("sh", platform::path_dirs());
   ASSERT_FALSE(sh_path.empty());
   EXPECT_EQ(sh_path.front(), '/');
 }
 
 TEST(Process, PathDirsSplitsPath) {
-  EXPECT_EQ(split_path("/a:/b::/c"), (std::vector<std::string>{"/a", "/b", "", "/c"}));
-  EXPECT_EQ(split_path("/only"), (std::vector<std::string>{"/only"}));
-  EXPECT_TRUE(split_path("").empty());
+  EXPECT_EQ(platform::split_path("/a:/b::/c"), (std::vector<std::string>{"/a", "/b", "", "/c"}));
+  EXPECT_EQ(platform::split_path("/only"), (std::vector<std::string>{"/only"}));
+  EXPECT_TRUE(platform::split_path("").empty());
 
   const char* old = std::getenv("PATH");
   std::string saved = old ? old : "";
   ASSERT_EQ(::setenv("PATH", "/x/bin:/y/bin", 1), 0);
-  auto dirs = path_dirs();
+  auto dirs = platform::path_dirs();
   ::setenv("PATH", saved.c_str(), 1);
   EXPECT_EQ(dirs, (std::vector<std::string>{"/x/bin", "/y/bin"}));
 }

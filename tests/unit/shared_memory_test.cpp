@@ -1,6 +1,7 @@
 // SharedMemory on Linux: names, sizes, ownership and the failures the peers get wrong
-// (PEER_NOTES.md bugs 2-4). Every test removes the blocks it makes; the shm_census fixture
-// checks /dev/shm after the suite.
+// (peer bugs not copied: attach that creates, shrink on attach, unlink of a reused name;
+// docs/shared_memory.md). Every test removes the blocks it makes; the shm_census fixture checks
+// /dev/shm after the suite.
 
 #include "appose/shared_memory.hpp"
 
@@ -24,9 +25,10 @@
 #include <vector>
 
 #include "appose/error.hpp"
+#include "platform/posix/shm_calls.hpp"
 #include "platform/shm.hpp"
-#include "random.hpp"
 #include "support/test_support.hpp"
+#include "util/random.hpp"
 
 namespace {
 
@@ -46,21 +48,35 @@ bool is_python_style_name(const std::string& name) {
                      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-bool block_exists(const std::string& name) {
-  return fs::exists("/dev/shm/" + name);
-}
+using appose::test::shm_block_exists;
 
 // A name no test has used, so tests never collide with each other or with a leftover.
 std::string fresh_name() {
   return "psm_test_" + appose::detail::random_hex(12);
 }
 
+// macOS has no /proc; its /dev/fd lists the descriptors of the process reading it.
+#ifdef __APPLE__
+constexpr const char* kFdDir = "/dev/fd";
+#else
+constexpr const char* kFdDir = "/proc/self/fd";
+#endif
+
 std::size_t open_fd_count() {
   std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/fd"))
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(kFdDir))
     ++n;
   return n;
 }
+
+// Whether this process's mappings can be listed by the name of the block behind them:
+// /proc/self/maps on Linux. macOS names no POSIX shared-memory object in its region info, so the
+// checks that a mapping is gone (or still there) are Linux's only.
+#ifdef __APPLE__
+constexpr bool kSeesMappings = false;
+#else
+constexpr bool kSeesMappings = true;
+#endif
 
 bool mapped_in_this_process(const std::string& name) {
   std::ifstream maps("/proc/self/maps");
@@ -109,10 +125,10 @@ TEST(SharedMemory, CreateMakesPythonStyleName) {
   EXPECT_EQ(shm.rsize(), 100u);
   EXPECT_EQ(shm.size(), 100u);
   EXPECT_EQ(shm.bytes().size(), 100u);
-  EXPECT_TRUE(block_exists(shm.name()));
+  EXPECT_TRUE(shm_block_exists(shm.name()));
   const std::string name = shm.name();
   shm.close();
-  EXPECT_FALSE(block_exists(name));
+  EXPECT_FALSE(shm_block_exists(name));
 }
 
 TEST(SharedMemory, CreatedNamesDiffer) {
@@ -181,7 +197,7 @@ TEST(SharedMemory, AttachToMissingNameFailsAndCreatesNothing) {
     EXPECT_THAT(e.what(), HasSubstr("never created or was already unlinked"));
     EXPECT_EQ(e.code(), std::errc::no_such_file_or_directory);
   }
-  EXPECT_FALSE(block_exists(name)) << "attach must never create (PEER_NOTES bug 2)";
+  EXPECT_FALSE(shm_block_exists(name)) << "attach must never create (a peer bug not copied)";
 }
 
 TEST(SharedMemory, CreateWithExistingNameFailsAndLeavesBlockUntouched) {
@@ -195,8 +211,11 @@ TEST(SharedMemory, CreateWithExistingNameFailsAndLeavesBlockUntouched) {
     EXPECT_THAT(e.what(), HasSubstr("'" + name + "' already exists"));
     EXPECT_EQ(e.code(), std::errc::file_exists);
   }
-  // Not shrunk, not unlinked, contents intact (PEER_NOTES bug 3).
+  // Not shrunk, not unlinked, contents intact (a peer bug not copied). macOS has no /dev/shm:
+  // the attach below checks the size there.
+#ifndef __APPLE__
   EXPECT_EQ(fs::file_size("/dev/shm/" + name), 4096u);
+#endif
   auto again = SharedMemory::attach(name);
   EXPECT_EQ(again.size(), 4096u);
   EXPECT_EQ(again.bytes()[4095], std::byte{42});
@@ -206,7 +225,7 @@ TEST(SharedMemory, CreateWithChosenName) {
   const std::string name = fresh_name();
   auto shm = SharedMemory::create("/" + name, 10);
   EXPECT_EQ(shm.name(), name);
-  EXPECT_TRUE(block_exists(name));
+  EXPECT_TRUE(shm_block_exists(name));
   EXPECT_EQ(SharedMemory::attach(name).rsize(), 10u);
 }
 
@@ -222,7 +241,7 @@ TEST(SharedMemory, AttachLargerThanBlockIsAnErrorNamingBothSizes) {
     EXPECT_THAT(e.what(), HasSubstr("200"));
   }
   EXPECT_EQ(open_fd_count(), fds_before);
-  EXPECT_TRUE(block_exists(creator.name())) << "a failed attach must not unlink";
+  EXPECT_TRUE(shm_block_exists(creator.name())) << "a failed attach must not unlink";
 }
 
 TEST(SharedMemory, ZeroSizeIsAnError) {
@@ -235,7 +254,7 @@ TEST(SharedMemory, ZeroSizeIsAnError) {
   }
   const std::string name = fresh_name();
   EXPECT_THROW((void)SharedMemory::create(name, 0), Error);
-  EXPECT_FALSE(block_exists(name));
+  EXPECT_FALSE(shm_block_exists(name));
 }
 
 TEST(SharedMemory, AttachToEmptyBlockIsAnError) {
@@ -244,11 +263,15 @@ TEST(SharedMemory, AttachToEmptyBlockIsAnError) {
   ASSERT_GE(fd, 0) << std::strerror(errno);
   ::close(fd);
   EXPECT_THROW((void)SharedMemory::attach(name), Error);
-  EXPECT_TRUE(block_exists(name)) << "a failed attach must not unlink";
+  EXPECT_TRUE(shm_block_exists(name)) << "a failed attach must not unlink";
   remove_block(name);
 }
 
 TEST(SharedMemory, InvalidNamesAreRejected) {
+#ifdef __APPLE__
+  GTEST_SKIP() << "lists /dev/shm to find blocks a lax create() made; macOS's shared-memory "
+                  "namespace cannot be listed (MacosShmName covers its name rules)";
+#endif
   const std::vector<std::string> bad = {
       "", "/", "a/b", "//a", ".", "..", std::string(256, 'a'), std::string("a\0b", 3)};
   // A lax create() could only make these names into blocks spelt with 'a', 'b', '.', '_' or
@@ -270,6 +293,10 @@ TEST(SharedMemory, InvalidNamesAreRejected) {
 }
 
 TEST(SharedMemory, LongestNameWorks) {
+#ifdef __APPLE__
+  GTEST_SKIP() << "Linux's 255-character names; macOS allows 30 (PSHMNAMLEN), which "
+                  "MacosShmName.* checks";
+#endif
   const std::string name = "psm_" + std::string(251, 'x');
   remove_block(name);
   auto shm = SharedMemory::create(name, 1);
@@ -280,7 +307,7 @@ TEST(SharedMemory, UnlinkTwiceIsHarmless) {
   auto shm = SharedMemory::create(16);
   const std::string name = shm.name();
   shm.unlink();
-  EXPECT_FALSE(block_exists(name));
+  EXPECT_FALSE(shm_block_exists(name));
   EXPECT_NO_THROW(shm.unlink());
   // Unlinking removes the name only; the mapping stays usable until closed.
   shm.bytes()[0] = std::byte{1};
@@ -293,11 +320,11 @@ TEST(SharedMemory, CloseAfterUnlinkDoesNotUnlinkAgain) {
   auto first = SharedMemory::create(16);
   const std::string name = first.name();
   first.unlink();
-  // A new block reuses the name: closing the first handle must not remove it (PEER_NOTES bug 4
+  // A new block reuses the name: closing the first handle must not remove it (a peer bug not copied
   // is the fd variant of this double release).
   auto second = SharedMemory::create(name, 32);
   first.close();
-  EXPECT_TRUE(block_exists(name));
+  EXPECT_TRUE(shm_block_exists(name));
   EXPECT_EQ(SharedMemory::attach(name).size(), 32u);
 }
 
@@ -317,7 +344,9 @@ TEST(SharedMemory, CloseIsIdempotentAndDisablesAccess) {
   // What describes the block survives closing.
   EXPECT_EQ(shm.name(), name);
   EXPECT_EQ(shm.rsize(), 64u);
-  EXPECT_FALSE(mapped_in_this_process(name));
+  if (kSeesMappings) {
+    EXPECT_FALSE(mapped_in_this_process(name));
+  }
 }
 
 TEST(SharedMemory, CloseReachesEveryCopy) {
@@ -336,9 +365,9 @@ TEST(SharedMemory, UnlinkOnCloseDefaultsFollowWhoCreated) {
   EXPECT_FALSE(attached.unlink_on_close());
   const std::string name = creator.name();
   attached.close();
-  EXPECT_TRUE(block_exists(name)) << "closing an attached block must not unlink it";
+  EXPECT_TRUE(shm_block_exists(name)) << "closing an attached block must not unlink it";
   creator.close();
-  EXPECT_FALSE(block_exists(name));
+  EXPECT_FALSE(shm_block_exists(name));
 }
 
 TEST(SharedMemory, UnlinkOnCloseCanBeOverridden) {
@@ -346,13 +375,13 @@ TEST(SharedMemory, UnlinkOnCloseCanBeOverridden) {
   const std::string name = creator.name();
   creator.unlink_on_close(false);
   creator.close();
-  EXPECT_TRUE(block_exists(name));
+  EXPECT_TRUE(shm_block_exists(name));
 
   auto attached = SharedMemory::attach(name);
   attached.unlink_on_close(true);
   EXPECT_TRUE(attached.unlink_on_close());
   attached.close();
-  EXPECT_FALSE(block_exists(name));
+  EXPECT_FALSE(shm_block_exists(name));
 }
 
 TEST(SharedMemory, LastHandleClosesAndUnlinks) {
@@ -362,11 +391,15 @@ TEST(SharedMemory, LastHandleClosesAndUnlinks) {
     name = shm.name();
     const SharedMemory copy = shm;
     shm = SharedMemory();
-    EXPECT_TRUE(block_exists(name)) << "a copy is still alive";
-    EXPECT_TRUE(mapped_in_this_process(name));
+    EXPECT_TRUE(shm_block_exists(name)) << "a copy is still alive";
+    if (kSeesMappings) {
+      EXPECT_TRUE(mapped_in_this_process(name));
+    }
   }
-  EXPECT_FALSE(block_exists(name));
-  EXPECT_FALSE(mapped_in_this_process(name));
+  EXPECT_FALSE(shm_block_exists(name));
+  if (kSeesMappings) {
+    EXPECT_FALSE(mapped_in_this_process(name));
+  }
 }
 
 TEST(SharedMemory, NameRemovedByAnotherProcessCountsAsUnlinked) {
@@ -381,7 +414,9 @@ TEST(SharedMemory, DescriptorsAreClosedRightAfterMapping) {
   auto creator = SharedMemory::create(4096);
   auto attached = SharedMemory::attach(creator.name());
   EXPECT_EQ(open_fd_count(), before);
-  EXPECT_TRUE(mapped_in_this_process(creator.name()));
+  if (kSeesMappings) {
+    EXPECT_TRUE(mapped_in_this_process(creator.name()));
+  }
 }
 
 TEST(SharedMemory, EmptyHandle) {
@@ -417,7 +452,7 @@ TEST(SharedMemory, ConcurrentCloseAndUnlinkReleaseOnce) {
     t.join();
   EXPECT_EQ(errors.load(), 0);
   EXPECT_TRUE(shm.closed());
-  EXPECT_FALSE(block_exists(name));
+  EXPECT_FALSE(shm_block_exists(name));
 }
 
 // --- Failures injected through the system-call seam -------------------------------------------
@@ -458,7 +493,7 @@ TEST(SharedMemoryInjected, FailedMmapOnCreateRemovesTheHalfMadeBlock) {
     EXPECT_THAT(e.what(), HasSubstr("mapping it"));
     EXPECT_EQ(e.code(), std::errc::not_enough_memory);
   }
-  EXPECT_FALSE(block_exists(name));
+  EXPECT_FALSE(shm_block_exists(name));
   EXPECT_EQ(open_fd_count(), fds_before);
 }
 
@@ -470,7 +505,7 @@ TEST(SharedMemoryInjected, FailedResizeRemovesTheHalfMadeBlock) {
   };
   const std::string name = fresh_name();
   EXPECT_THROW((void)SharedMemory::create(name, 64), Error);
-  EXPECT_FALSE(block_exists(name));
+  EXPECT_FALSE(shm_block_exists(name));
 }
 
 TEST(SharedMemoryInjected, FailedReservationIsNoSpace) {
@@ -482,10 +517,12 @@ TEST(SharedMemoryInjected, FailedReservationIsNoSpace) {
     FAIL() << "create succeeded although the reservation failed";
   } catch (const Error& e) {
     EXPECT_THAT(e.what(), HasSubstr("no space left for shared memory block '" + name + "'"));
-    EXPECT_THAT(e.what(), HasSubstr("/dev/shm"));
+#ifdef __linux__
+    EXPECT_THAT(e.what(), HasSubstr("/dev/shm"));  // the hint names it only where it exists
+#endif
     EXPECT_EQ(e.code(), std::errc::no_space_on_device);
   }
-  EXPECT_FALSE(block_exists(name));
+  EXPECT_FALSE(shm_block_exists(name));
 }
 
 TEST(SharedMemoryInjected, FailedMmapOnAttachLeavesTheBlock) {
@@ -498,7 +535,7 @@ TEST(SharedMemoryInjected, FailedMmapOnAttachLeavesTheBlock) {
   const std::size_t fds_before = open_fd_count();
   EXPECT_THROW((void)SharedMemory::attach(creator.name()), Error);
   EXPECT_EQ(open_fd_count(), fds_before);
-  EXPECT_TRUE(block_exists(creator.name())) << "only the creator's side may unlink";
+  EXPECT_TRUE(shm_block_exists(creator.name())) << "only the creator's side may unlink";
 }
 
 TEST(SharedMemoryInjected, NameCollisionsAreRetried) {
@@ -562,6 +599,10 @@ TEST(SharedMemoryNoSpace, DISABLED_ChildCreatesMoreThanDevShmHolds) {
 }
 
 TEST(SharedMemory, NoSpaceInDevShmFailsAtCreation) {
+#ifdef __APPLE__
+  GTEST_SKIP() << "mounts a 1 MiB tmpfs on /dev/shm in a private mount namespace (Linux's "
+                  "unshare); macOS has neither";
+#endif
   const std::string self = fs::read_symlink("/proc/self/exe").string();
   const std::string child_test = "SharedMemoryNoSpace.DISABLED_ChildCreatesMoreThanDevShmHolds";
   const std::string script = std::string("mount -t tmpfs -o size=1M tmpfs /dev/shm || exit 77; ") +

@@ -20,15 +20,15 @@
 #include <string>
 #include <vector>
 
+#include "support/test_support.hpp"
+
 extern char** environ;
 
 namespace fs = std::filesystem;
 
 namespace {
 
-bool block_exists(const std::string& name) {
-  return fs::exists("/dev/shm/" + name);
-}
+using appose::test::shm_block_exists;
 
 bool registered(const std::string& name) {
   auto blocks = appose::owned_blocks();
@@ -121,7 +121,7 @@ TEST_F(ShmRegistry, RecordsExactlyWhatThisProcessWillUnlink) {
   EXPECT_TRUE(registered(made.name()));
   attached.close();
   EXPECT_FALSE(registered(made.name()));
-  EXPECT_FALSE(block_exists(made.name()));
+  EXPECT_FALSE(shm_block_exists(made.name()));
 }
 
 TEST_F(ShmRegistry, BlocksOfAKilledHostAreReclaimedAndNothingElse) {
@@ -140,7 +140,7 @@ TEST_F(ShmRegistry, BlocksOfAKilledHostAreReclaimedAndNothingElse) {
   // While the host lives, nothing is reclaimed.
   EXPECT_TRUE(appose::reclaim_orphaned_blocks().empty());
   for (const auto& n : owned)
-    EXPECT_TRUE(block_exists(n)) << n;
+    EXPECT_TRUE(shm_block_exists(n)) << n;
 
   kill_host(host);
   auto blocks = appose::owned_blocks();
@@ -157,10 +157,10 @@ TEST_F(ShmRegistry, BlocksOfAKilledHostAreReclaimedAndNothingElse) {
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(reclaimed, expected);
   for (const auto& n : owned)
-    EXPECT_FALSE(block_exists(n)) << n;
-  EXPECT_TRUE(block_exists(kept));
-  EXPECT_TRUE(block_exists(foreign));
-  EXPECT_TRUE(block_exists(mine.name()));
+    EXPECT_FALSE(shm_block_exists(n)) << n;
+  EXPECT_TRUE(shm_block_exists(kept));
+  EXPECT_TRUE(shm_block_exists(foreign));
+  EXPECT_TRUE(shm_block_exists(mine.name()));
   EXPECT_TRUE(registered(mine.name()));
   // Reclaiming again finds nothing.
   EXPECT_TRUE(appose::reclaim_orphaned_blocks().empty());
@@ -173,14 +173,14 @@ TEST_F(ShmRegistry, StartingAServiceReclaimsOrphans) {
   Host host = start_host(2);
   ASSERT_EQ(host.names.size(), 3U);
   kill_host(host);
-  ASSERT_TRUE(block_exists(host.names[0]));
+  ASSERT_TRUE(shm_block_exists(host.names[0]));
   // Any worker will do: the reclaim happens when the first one of this process starts.
   appose::Environment env("/");
   appose::Service service = env.service({"cat"}, {});
   service.start();
-  EXPECT_FALSE(block_exists(host.names[0]));
-  EXPECT_FALSE(block_exists(host.names[1]));
-  EXPECT_TRUE(block_exists(host.names[2]));  // kept on purpose
+  EXPECT_FALSE(shm_block_exists(host.names[0]));
+  EXPECT_FALSE(shm_block_exists(host.names[1]));
+  EXPECT_TRUE(shm_block_exists(host.names[2]));  // kept on purpose
   service.close();
   (void)service.wait_for();
   ::shm_unlink(("/" + host.names[2]).c_str());
@@ -192,5 +192,5 @@ TEST_F(ShmRegistry, AnUnwritableRegistryNeverBreaksABlock) {
   block.bytes()[0] = std::byte{7};
   EXPECT_TRUE(appose::owned_blocks().empty());
   block.close();
-  EXPECT_FALSE(block_exists(block.name()));
+  EXPECT_FALSE(shm_block_exists(block.name()));
 }

@@ -18,9 +18,9 @@
 #include <thread>
 #include <vector>
 
-#include "build/download.hpp"
-#include "build/install.hpp"
-#include "build/tool.hpp"
+#include "envbuild/download.hpp"
+#include "envbuild/install.hpp"
+#include "envbuild/tool.hpp"
 #include "support/http_server.hpp"
 #include "support/test_support.hpp"
 

@@ -1,10 +1,10 @@
-// Running the build tools (src/build/tool.cpp): line splitting, UTF-8 repair, output caps,
+// Running the build tools (src/envbuild/tool.cpp): line splitting, UTF-8 repair, output caps,
 // cancellation of the whole process group, leftover descendants, environment cleaning and
 // tool lookup. Real child processes throughout: the point is how run_tool copes with them.
 
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "appose/error.hpp"
-#include "build/tool.hpp"
+#include "envbuild/tool.hpp"
 
 #include "support/test_support.hpp"
 
@@ -34,6 +34,7 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
+using appose::test::ExitWatch;
 using appose::test::ScopedEnv;
 using appose::test::TempDir;
 
@@ -110,19 +111,6 @@ Outcome run(const ToolCommand& command, const CancelState* cancel = nullptr,
 
 Outcome run_sh(const std::string& script) {
   return run(sh(script));
-}
-
-/// A pidfd for `pid`, to learn when it has exited whoever reaps it (a zombie counts as gone).
-int open_pidfd(pid_t pid) {
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-}
-
-/// Whether the process behind `pidfd` has exited within `within`. Closes the pidfd.
-bool exits_within(int pidfd, milliseconds within) {
-  pollfd pfd{pidfd, POLLIN, 0};
-  int rc = ::poll(&pfd, 1, static_cast<int>(within.count()));
-  ::close(pidfd);
-  return rc == 1;
 }
 
 void write_file(const fs::path& p, const std::string& text, bool executable) {
@@ -286,8 +274,14 @@ TEST(ToolCaps, LineOfExactlyTheCapIsKept) {
   EXPECT_EQ(r.out[0], std::string(kMaxLine, 'b'));
 }
 
-/// Peak resident memory of this process, from /proc/self/status.
+/// Peak resident memory of this process, from /proc/self/status (macOS: getrusage, whose
+/// ru_maxrss is in bytes there).
 long peak_rss_kib() {
+#ifdef __APPLE__
+  rusage usage{};
+  if (::getrusage(RUSAGE_SELF, &usage) != 0) return -1;
+  return static_cast<long>(usage.ru_maxrss / 1024);
+#else
   std::ifstream status("/proc/self/status");
   std::string key;
   while (status >> key) {
@@ -299,6 +293,7 @@ long peak_rss_kib() {
     status.ignore(4096, '\n');
   }
   return -1;
+#endif
 }
 
 TEST(ToolCaps, MemoryStaysBoundedForAHugeLine) {
@@ -382,14 +377,14 @@ TEST(ToolStop, CancelFromAnotherThreadKillsTheGroup) {
   });
 
   ToolCommand c = sh("sleep 30 & echo $!; sleep 30");
-  int grandchild_fd = -1;
+  std::optional<ExitWatch> grandchild_watch;
   bool promised = false;
   ToolResult result = run_tool(
       c,
       [&](std::string_view line) {
         if (promised) return;
         pid_t pid = static_cast<pid_t>(std::stol(std::string(line)));
-        grandchild_fd = open_pidfd(pid);  // before cancel: the pid cannot be reused yet
+        grandchild_watch.emplace(pid);  // before cancel: the pid cannot be reused yet
         promised = true;
         grandchild_promise.set_value(pid);
       },
@@ -402,26 +397,26 @@ TEST(ToolStop, CancelFromAnotherThreadKillsTheGroup) {
   EXPECT_TRUE(cancel.canceled());
   EXPECT_EQ(result.exit_code, -SIGTERM);
   EXPECT_LT(returned_at - canceled_at, milliseconds(10000)) << "waited for the SIGKILL grace";
-  ASSERT_GE(grandchild_fd, 0) << "pidfd_open: " << std::strerror(errno);
-  EXPECT_TRUE(exits_within(grandchild_fd, milliseconds(5000))) << "the grandchild survived";
+  ASSERT_TRUE(grandchild_watch && grandchild_watch->opened()) << "watching the grandchild failed";
+  EXPECT_TRUE(grandchild_watch->exited_within(milliseconds(5000))) << "the grandchild survived";
 }
 
 TEST(ToolStop, CancelAlsoKillsADescendantIgnoringSigterm) {
   // The grandchild ignores SIGTERM and does not hold the pipes: the run ends when its parent
   // dies, and the grandchild must not be left working in the environment.
   CancelState cancel;
-  int grandchild_fd = -1;
+  std::optional<ExitWatch> grandchild;
   ToolResult result = run_tool(
       sh("(trap '' TERM; exec sleep 30) >/dev/null 2>&1 & echo $!; sleep 30"),
       [&](std::string_view line) {
-        grandchild_fd = open_pidfd(static_cast<pid_t>(std::stol(std::string(line))));
+        grandchild.emplace(std::stol(std::string(line)));
         cancel.cancel();  // from the calling thread: also allowed
       },
       nullptr, &cancel, milliseconds(10000));
   EXPECT_TRUE(result.canceled);
   EXPECT_EQ(result.exit_code, -SIGTERM);
-  ASSERT_GE(grandchild_fd, 0);
-  EXPECT_TRUE(exits_within(grandchild_fd, milliseconds(5000))) << "the grandchild survived";
+  ASSERT_TRUE(grandchild && grandchild->opened()) << "watching the grandchild failed";
+  EXPECT_TRUE(grandchild->exited_within(milliseconds(5000))) << "the grandchild survived";
 }
 
 TEST(ToolStop, CancelBeforeStartStopsAtOnce) {
@@ -465,12 +460,11 @@ TEST(ToolStop, GrandchildHoldingThePipesDoesNotHang) {
   // The child exits at once; the background sleep inherited stdout and stderr.
   auto start = Clock::now();
   std::vector<std::string> out;
-  int grandchild_fd = -1;
+  std::optional<ExitWatch> grandchild;
   ToolResult result = run_tool(
       sh("sleep 30 & echo $!; echo done; exit 3"),
       [&](std::string_view line) {
-        if (out.empty())
-          grandchild_fd = open_pidfd(static_cast<pid_t>(std::stol(std::string(line))));
+        if (out.empty()) grandchild.emplace(std::stol(std::string(line)));
         out.emplace_back(line);
       },
       nullptr);
@@ -480,8 +474,8 @@ TEST(ToolStop, GrandchildHoldingThePipesDoesNotHang) {
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[1], "done");
   EXPECT_LT(elapsed, milliseconds(15000)) << "run_tool waited for the grandchild";
-  ASSERT_GE(grandchild_fd, 0);
-  EXPECT_TRUE(exits_within(grandchild_fd, milliseconds(5000))) << "the leftover was not killed";
+  ASSERT_TRUE(grandchild && grandchild->opened()) << "watching the grandchild failed";
+  EXPECT_TRUE(grandchild->exited_within(milliseconds(5000))) << "the leftover was not killed";
 }
 
 TEST(ToolStop, DescendantOutsideTheGroupDoesNotHang) {
@@ -508,14 +502,14 @@ TEST(ToolStop, ChildClosingItsPipesIsStillWaitedFor) {
 
 TEST(ToolStop, ThrowingCallbackKillsTheChildAndRethrows) {
   pid_t child = -1;
-  int grandchild_fd = -1;
+  std::optional<ExitWatch> grandchild;
   auto start = Clock::now();
   try {
     run_tool(
         sh("sleep 30 & echo $!; echo $$; sleep 30"),
         [&](std::string_view line) {
-          if (grandchild_fd < 0) {
-            grandchild_fd = open_pidfd(static_cast<pid_t>(std::stol(std::string(line))));
+          if (!grandchild) {
+            grandchild.emplace(std::stol(std::string(line)));
             return;
           }
           child = static_cast<pid_t>(std::stol(std::string(line)));
@@ -531,14 +525,14 @@ TEST(ToolStop, ThrowingCallbackKillsTheChildAndRethrows) {
   // Reaped by run_tool: the pid is gone, not even a zombie.
   EXPECT_EQ(::kill(child, 0), -1);
   EXPECT_EQ(errno, ESRCH);
-  ASSERT_GE(grandchild_fd, 0);
-  EXPECT_TRUE(exits_within(grandchild_fd, milliseconds(5000))) << "the grandchild survived";
+  ASSERT_TRUE(grandchild && grandchild->opened()) << "watching the grandchild failed";
+  EXPECT_TRUE(grandchild->exited_within(milliseconds(5000))) << "the grandchild survived";
 }
 
 TEST(ToolStop, CancelStateWakesPoll) {
   CancelState cancel;
   EXPECT_FALSE(cancel.canceled());
-  pollfd pfd{cancel.fd(), POLLIN, 0};
+  pollfd pfd{static_cast<int>(cancel.event().native_handle()), POLLIN, 0};
   EXPECT_EQ(::poll(&pfd, 1, 0), 0);
   cancel.cancel();
   cancel.cancel();

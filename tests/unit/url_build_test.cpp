@@ -16,7 +16,7 @@
 #include <string_view>
 #include <utility>
 
-#include "build/builder_impl.hpp"
+#include "envbuild/config_source.hpp"
 #include "support/http_server.hpp"
 #include "support/test_support.hpp"
 

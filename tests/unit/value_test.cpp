@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "appose/value.hpp"
+#include "support/message_of.hpp"
 
 namespace appose {
 namespace {
@@ -33,17 +34,7 @@ static_assert(!std::is_constructible_v<Value, char32_t>);
 static_assert(std::is_constructible_v<Value, const char*>);
 static_assert(std::is_constructible_v<Value, signed char>);
 
-// The message of the exception `f` throws (as E), or a failure.
-template <typename E, typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no exception thrown";
-  return {};
-}
+using appose::test::message_of;
 
 TEST(Value, DefaultIsNull) {
   Value v;

@@ -2,37 +2,103 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 #include <cerrno>
+#include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "appose/error.hpp"
-#include "build/tool.hpp"
-#include "platform/unique_fd.hpp"
+#include "platform/posix/unique_fd.hpp"
 
 namespace fs = std::filesystem;
 
-namespace appose::detail {
+namespace appose::detail::platform {
 
-// flock(2) cannot wait with a timeout or be woken by our cancel descriptor, so a contended
+namespace {
+
+std::error_code last_error() noexcept {
+  return {errno, std::generic_category()};
+}
+
+// flock(2) cannot wait with a timeout or be woken by the cancel descriptor, so a contended
 // lock is waited for on a helper thread while the caller's thread sleeps in poll() on both the
-// helper's "acquired" eventfd and the cancel eventfd: no retry loop. A canceled caller leaves
+// helper's "acquired" pipe and the cancel descriptor: no retry loop. A canceled caller leaves
 // the helper behind; when it eventually gets the lock it sees the caller is gone and releases
 // it at once.
-struct DirLock::Waiter {
+struct Waiter {
   std::mutex mu;
   bool abandoned = false;
   int fd = -1;
-  UniqueFd acquired{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+  UniqueFd acquired_read;   ///< readable once the helper holds the lock; non-blocking
+  UniqueFd acquired_write;  ///< the helper writes one byte here
 };
 
-namespace {
+/// Both ends close-on-exec, the read end non-blocking (a pipe rather than an eventfd: POSIX).
+void open_acquired_pipe(Waiter& waiter) {
+  if (auto ec = open_pipe(waiter.acquired_read, waiter.acquired_write)) {
+    throw BuildException("cannot wait for the build lock (too many open files? raise ulimit -n)",
+                         ec);
+  }
+  (void)::fcntl(waiter.acquired_read.get(), F_SETFL, O_NONBLOCK);
+}
+
+/// Blocks until `raw_fd` (owned from here on) is locked or `cancel` becomes readable; returns
+/// it locked.
+int wait_for_lock(int raw_fd, const fs::path& dir, int cancel) {
+  auto waiter = std::make_shared<Waiter>();
+  waiter->fd = raw_fd;
+  try {
+    open_acquired_pipe(*waiter);
+  } catch (...) {
+    ::close(raw_fd);
+    throw;
+  }
+  std::thread([waiter] {
+    int r = 0;
+    do {
+      r = ::flock(waiter->fd, LOCK_EX);
+    } while (r != 0 && errno == EINTR);
+    std::lock_guard lock(waiter->mu);
+    if (waiter->abandoned) {
+      ::close(waiter->fd);  // releases the lock nobody wants any more
+      waiter->fd = -1;
+      return;
+    }
+    const char one = 1;
+    (void)!::write(waiter->acquired_write.get(), &one, sizeof one);
+  }).detach();
+
+  for (;;) {
+    pollfd fds[2] = {{waiter->acquired_read.get(), POLLIN, 0}, {cancel, POLLIN, 0}};
+    const int n = ::poll(fds, 2, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (fds[0].revents != 0) {
+      std::lock_guard lock(waiter->mu);
+      const int fd = waiter->fd;
+      waiter->fd = -1;
+      return fd;
+    }
+    if (fds[1].revents != 0) {
+      std::lock_guard lock(waiter->mu);
+      // The helper may have acquired the lock just now: then release it here.
+      char got = 0;
+      if (::read(waiter->acquired_read.get(), &got, sizeof got) == sizeof got) {
+        ::close(waiter->fd);
+        waiter->fd = -1;
+      } else {
+        waiter->abandoned = true;
+      }
+      throw BuildException(
+          fmt::format("canceled while waiting for another build of {} to finish", dir.string()));
+    }
+  }
+}
 
 /// Whether `fd` is still the file at `path`: a holder deletes the lock file as it lets go, so a
 /// waiter that got the lock on the deleted file holds nothing anyone else can see.
@@ -45,8 +111,7 @@ bool still_linked(int fd, const fs::path& path) {
 
 }  // namespace
 
-DirLock::DirLock(const fs::path& dir, const std::function<void()>& on_wait,
-                 const CancelState* cancel)
+DirLock::DirLock(const fs::path& dir, const std::function<void()>& on_wait, const WakeEvent* cancel)
     : path_(dir.parent_path() / fmt::format(".{}.appose-lock", dir.filename().string())) {
   std::error_code ec;
   fs::create_directories(path_.parent_path(), ec);
@@ -56,74 +121,30 @@ DirLock::DirLock(const fs::path& dir, const std::function<void()>& on_wait,
     UniqueFd fd(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     if (!fd.valid()) {
       throw BuildException(fmt::format("cannot create the lock file {}", path_.string()),
-                           std::error_code(errno, std::generic_category()));
+                           last_error());
     }
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       if (errno != EWOULDBLOCK) {
-        throw BuildException(fmt::format("cannot lock {}", path_.string()),
-                             std::error_code(errno, std::generic_category()));
+        throw BuildException(fmt::format("cannot lock {}", path_.string()), last_error());
       }
       if (!announced && on_wait) on_wait();
       announced = true;
-      fd = UniqueFd(wait(fd.release(), dir, cancel));
+      fd = UniqueFd(wait_for_lock(
+          fd.release(), dir, cancel != nullptr ? static_cast<int>(cancel->native_handle()) : -1));
     }
     if (still_linked(fd.get(), path_)) {
-      fd_ = fd.release();
+      handle_ = fd.release();
       return;
-    }
-  }
-}
-
-int DirLock::wait(int raw_fd, const fs::path& dir, const CancelState* cancel) {
-  auto waiter = std::make_shared<Waiter>();
-  waiter->fd = raw_fd;
-  std::thread([waiter] {
-    int r = 0;
-    do {
-      r = ::flock(waiter->fd, LOCK_EX);
-    } while (r != 0 && errno == EINTR);
-    std::lock_guard lock(waiter->mu);
-    if (waiter->abandoned) {
-      ::close(waiter->fd);  // releases the lock nobody wants any more
-      waiter->fd = -1;
-      return;
-    }
-    const std::uint64_t one = 1;
-    (void)!::write(waiter->acquired.get(), &one, sizeof one);
-  }).detach();
-
-  for (;;) {
-    pollfd fds[2] = {{waiter->acquired.get(), POLLIN, 0}, {cancel ? cancel->fd() : -1, POLLIN, 0}};
-    const int n = ::poll(fds, 2, -1);
-    if (n < 0 && errno == EINTR) continue;
-    if (fds[0].revents != 0) {
-      std::lock_guard lock(waiter->mu);
-      const int fd = waiter->fd;
-      waiter->fd = -1;
-      return fd;
-    }
-    if (fds[1].revents != 0) {
-      std::lock_guard lock(waiter->mu);
-      // The helper may have acquired the lock just now: then release it here.
-      std::uint64_t got = 0;
-      if (::read(waiter->acquired.get(), &got, sizeof got) == sizeof got) {
-        ::close(waiter->fd);
-        waiter->fd = -1;
-      } else {
-        waiter->abandoned = true;
-      }
-      throw BuildException(
-          fmt::format("canceled while waiting for another build of {} to finish", dir.string()));
     }
   }
 }
 
 DirLock::~DirLock() {
-  if (fd_ < 0) return;
+  if (handle_ < 0) return;
   // Deleted while still held, so that no one can lock this file after us: a waiter that
   // already opened it finds it unlinked and locks a fresh one (the constructor's loop).
   ::unlink(path_.c_str());
-  ::close(fd_);
+  ::close(static_cast<int>(handle_));
 }
 
-}  // namespace appose::detail
+}  // namespace appose::detail::platform

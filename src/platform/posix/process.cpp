@@ -1,12 +1,15 @@
-// POSIX process layer (Linux first; macOS compiles the same code without pidfd).
+// POSIX process layer, Linux and macOS alike. What differs is underneath: the exit descriptor
+// (platform/posix/exit_fd.hpp: a pidfd, or a kqueue), how pipes are made close-on-exec
+// (open_pipe) and how a child is kept from inheriting anything else (closefrom on glibc,
+// POSIX_SPAWN_CLOEXEC_DEFAULT on macOS).
 
 #include "platform/process.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,10 +21,11 @@
 #include <utility>
 
 #include "appose/error.hpp"
+#include "platform/posix/environ.hpp"
+#include "platform/posix/exit_fd.hpp"
+#include "platform/posix/process_native.hpp"
 
-extern char** environ;
-
-namespace appose::detail {
+namespace appose::detail::platform {
 
 namespace {
 
@@ -45,6 +49,9 @@ struct SpawnAttrs {
   SpawnAttrs& operator=(const SpawnAttrs&) = delete;
 
   /// The child leads a new process group, with default signal dispositions and an empty mask.
+  /// On macOS it also inherits no descriptor but those the file actions name
+  /// (POSIX_SPAWN_CLOEXEC_DEFAULT): what closefrom does on glibc, done by the kernel, and for
+  /// descriptors a library opened without close-on-exec too.
   void own_group_default_signals() {
     sigset_t all, none;
     sigfillset(&all);
@@ -52,9 +59,19 @@ struct SpawnAttrs {
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(
-        &attr,
-        static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK));
+    int flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+#if defined(__APPLE__)
+    flags |= POSIX_SPAWN_CLOEXEC_DEFAULT;
+#endif
+    posix_spawnattr_setflags(&attr, static_cast<short>(flags));
+  }
+
+  /// Closes every descriptor from `first` on in the child, where the file actions can (glibc
+  /// 2.34). On macOS POSIX_SPAWN_CLOEXEC_DEFAULT (above) does it for every descriptor.
+  void close_from([[maybe_unused]] int first) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    posix_spawn_file_actions_addclosefrom_np(&actions, first);
+#endif
   }
 };
 
@@ -73,10 +90,11 @@ UniqueFd above_stdio(UniqueFd fd) {
 }
 
 Pipe make_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0)
-    throw Error("cannot create a pipe for the worker", last_error());
-  return {above_stdio(UniqueFd(fds[0])), above_stdio(UniqueFd(fds[1]))};
+  Pipe pipe;
+  if (auto ec = open_pipe(pipe.read, pipe.write)) {
+    throw Error("cannot create a pipe for the worker (too many open files? raise ulimit -n)", ec);
+  }
+  return {above_stdio(std::move(pipe.read)), above_stdio(std::move(pipe.write))};
 }
 
 /// argv[0] as posix_spawn needs it: a bare name (a launcher such as `pixi`) is looked up in the
@@ -101,7 +119,7 @@ std::string resolve_program(const SpawnOptions& options) {
 std::vector<std::string> child_environment(
     const std::map<std::string, std::optional<std::string>>& changes) {
   std::vector<std::string> env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+  for (char** e = process_environ(); e != nullptr && *e != nullptr; ++e) {
     std::string_view entry(*e);
     auto eq = entry.find('=');
     std::string key(entry.substr(0, eq));
@@ -113,19 +131,58 @@ std::vector<std::string> child_environment(
   return env;
 }
 
-int decode_status(const siginfo_t& info) noexcept {
-  // Exit code, or the negative signal number for a death by signal (as Python reports it).
-  return info.si_code == CLD_EXITED ? info.si_status : -info.si_status;
+/// Exit code, or the negative signal number for a death by signal (as Python reports it).
+int decode_status(int status) noexcept {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1;
 }
 
-UniqueFd open_pidfd(pid_t pid) noexcept {
-#ifdef SYS_pidfd_open
-  long fd = ::syscall(SYS_pidfd_open, pid, 0);
-  if (fd >= 0) return UniqueFd(static_cast<int>(fd));  // pidfds are close-on-exec already
+/// Reaps `pid` and returns its status as decode_status() gives it. With WNOHANG in `options`:
+/// nullopt while it runs or when it cannot be waited for; blocking: -1 when it cannot be
+/// waited for. waitpid rather than waitid: macOS's waitid has reported stopped children despite
+/// WEXITED alone, and waitpid without WUNTRACED never does, on either system.
+std::optional<int> reap(pid_t pid, int options) noexcept {
+  int status = 0;
+  pid_t rc;
+  do {
+    rc = ::waitpid(pid, &status, options);
+  } while (rc < 0 && errno == EINTR);
+  if (rc == pid) return decode_status(status);
+  if ((options & WNOHANG) != 0) return std::nullopt;
+  return -1;
+}
+
+/// Writes all of `data` to `fd`, retrying interruptions and short writes.
+std::error_code write_loop(int fd, std::string_view data) noexcept {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return last_error();
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+#if defined(__APPLE__)
+/// Marks our write end `fd` so that a write to a dead reader fails with EPIPE instead of raising
+/// SIGPIPE (F_SETNOSIGPIPE: macOS has no sigtimedwait to swallow the signal as Linux does). The
+/// flag belongs to our end alone: the child's ends never carry it.
+std::error_code no_sigpipe(int fd) noexcept {
+  if (::fcntl(fd, F_SETNOSIGPIPE, 1) != 0) return last_error();
+  return {};
+}
+
+/// Writes all of `data` to the pipe `fd`, which no_sigpipe() marked: a dead reader yields EPIPE.
+std::error_code write_all(int fd, std::string_view data) noexcept {
+  return write_loop(fd, data);
+}
 #else
-  (void)pid;
-#endif
-  return UniqueFd();
+/// Nothing to mark on Linux: write_all() keeps SIGPIPE away itself.
+std::error_code no_sigpipe(int /*fd*/) noexcept {
+  return {};
 }
 
 /// Writes all of `data` to the pipe `fd`. Blocks SIGPIPE in this thread for the write, and
@@ -139,16 +196,7 @@ std::error_code write_all(int fd, std::string_view data) noexcept {
   bool was_pending = sigismember(&pending, SIGPIPE) == 1;
   pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
 
-  std::error_code result;
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      result = last_error();
-      break;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
+  const std::error_code result = write_loop(fd, data);
   if (result == std::errc::broken_pipe && !was_pending) {
     timespec zero{};
     while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
@@ -157,6 +205,7 @@ std::error_code write_all(int fd, std::string_view data) noexcept {
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   return result;
 }
+#endif
 
 /// What the lifeline runs. It blocks on fd 3: a newline means the worker was reaped normally
 /// (leave quietly); EOF means every copy of the write end is closed, i.e. the host is gone (or
@@ -170,6 +219,7 @@ constexpr const char* kLifelineScript =
 Lifeline start_lifeline(pid_t pgid) noexcept {
   try {
     Pipe pipe = make_pipe();
+    if (no_sigpipe(pipe.write.get())) return {};
     // posix_spawn's dup2 onto the same number would keep close-on-exec set.
     if (pipe.read.get() == 3) {
       int moved = ::fcntl(pipe.read.get(), F_DUPFD_CLOEXEC, 4);
@@ -181,9 +231,7 @@ Lifeline start_lifeline(pid_t pgid) noexcept {
     posix_spawn_file_actions_addopen(&sa.actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&sa.actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_adddup2(&sa.actions, pipe.read.get(), 3);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    posix_spawn_file_actions_addclosefrom_np(&sa.actions, 4);
-#endif
+    sa.close_from(4);
     // Its own process group: out of reach of signals sent to the host's group.
     sa.own_group_default_signals();
     std::string sh = "/bin/sh", dash_c = "-c", script = kLifelineScript, name = "appose-lifeline",
@@ -201,6 +249,21 @@ Lifeline start_lifeline(pid_t pgid) noexcept {
   }
 }
 
+void reaped_with(Process::Native& n, int code) noexcept {
+  n.exit_code = code;
+  n.exit_fd.reset();
+  // The pid may be reused from now on: the lifeline must leave quietly.
+  n.lifeline.disarm();
+}
+
+void signal_group(const Process::Native* n, int signal) noexcept {
+  // Until we reap the child, its pid (and so its process group id) cannot be reused, so
+  // signalling by id is safe. After reaping we never signal.
+  if (n == nullptr || n->pid <= 0 || n->exit_code) return;
+  ::killpg(n->pid, signal);
+  ::kill(n->pid, signal);
+}
+
 }  // namespace
 
 Process Process::spawn(const SpawnOptions& options) {
@@ -209,16 +272,18 @@ Process Process::spawn(const SpawnOptions& options) {
   }
   const std::string program = resolve_program(options);
   Pipe in = make_pipe(), out = make_pipe(), err = make_pipe();
+  if (auto ec = no_sigpipe(in.write.get())) {
+    throw Error(fmt::format("cannot start worker '{}': cannot set up its stdin", options.argv[0]),
+                ec);
+  }
 
   SpawnAttrs sa;
   posix_spawn_file_actions_adddup2(&sa.actions, in.read.get(), STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&sa.actions, out.write.get(), STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&sa.actions, err.write.get(), STDERR_FILENO);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-  // Belt and braces: every fd of ours is O_CLOEXEC, but a library in the host may have opened
-  // one without it; the worker (and its children) must not inherit it.
-  posix_spawn_file_actions_addclosefrom_np(&sa.actions, 3);
-#endif
+  // Belt and braces: every fd of ours is close-on-exec, but a library in the host may have
+  // opened one without it; the worker (and its children) must not inherit it.
+  sa.close_from(3);
   if (!options.cwd.empty()) {
     posix_spawn_file_actions_addchdir_np(&sa.actions, options.cwd.c_str());
   }
@@ -251,83 +316,100 @@ Process Process::spawn(const SpawnOptions& options) {
   }
 
   Process p;
-  p.pid_ = pid;
-  p.stdin_ = std::move(in.write);
-  p.stdout_ = std::move(out.read);
-  p.stderr_ = std::move(err.read);
-  p.exit_fd_ = open_pidfd(pid);
-  if (options.kill_with_host) p.lifeline_ = start_lifeline(pid);
+  p.native_ = std::make_unique<Native>();
+  Native& n = *p.native_;
+  n.pid = pid;
+  n.stdin_pipe = std::move(in.write);
+  n.stdout_pipe = std::move(out.read);
+  n.stderr_pipe = std::move(err.read);
+  n.exit_fd = open_exit_fd(pid);
+  if (options.kill_with_host) n.lifeline = start_lifeline(pid);
   return p;
 }
 
-Process::Process(Process&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)),
-      stdin_(std::move(other.stdin_)),
-      stdout_(std::move(other.stdout_)),
-      stderr_(std::move(other.stderr_)),
-      exit_fd_(std::move(other.exit_fd_)),
-      lifeline_(std::move(other.lifeline_)),
-      exit_code_(std::exchange(other.exit_code_, std::nullopt)) {}
+Process::Process() noexcept = default;
+
+Process::Process(Process&& other) noexcept = default;
 
 Process& Process::operator=(Process&& other) noexcept {
   if (this != &other) {
-    if (pid_ > 0 && !exit_code_) try_reap();
-    pid_ = std::exchange(other.pid_, -1);
-    stdin_ = std::move(other.stdin_);
-    stdout_ = std::move(other.stdout_);
-    stderr_ = std::move(other.stderr_);
-    exit_fd_ = std::move(other.exit_fd_);
-    lifeline_ = std::move(other.lifeline_);
-    exit_code_ = std::exchange(other.exit_code_, std::nullopt);
+    if (native_ && !native_->exit_code) try_reap();
+    // Destroying our Native disarms nothing: a lifeline still armed kills its group, as the
+    // destructor's would.
+    native_ = std::move(other.native_);
   }
   return *this;
 }
 
 Process::~Process() {
-  if (pid_ > 0 && !exit_code_) try_reap();
+  if (native_ && !native_->exit_code) try_reap();
+}
+
+std::int64_t Process::pid() const noexcept {
+  return native_ ? native_->pid : -1;
+}
+
+std::optional<int> Process::exit_code() const noexcept {
+  return native_ ? native_->exit_code : std::nullopt;
+}
+
+bool Process::has_lifeline() const noexcept {
+  return native_ && native_->lifeline.valid();
 }
 
 std::error_code Process::write_stdin(std::string_view data) noexcept {
-  if (!stdin_.valid()) return std::make_error_code(std::errc::broken_pipe);
-  return write_all(stdin_.get(), data);
+  if (!native_ || !native_->stdin_pipe.valid()) {
+    return std::make_error_code(std::errc::broken_pipe);
+  }
+  return write_all(native_->stdin_pipe.get(), data);
 }
 
 void Process::close_stdin() noexcept {
-  stdin_.reset();
+  if (native_) native_->stdin_pipe.reset();
 }
 
 void Process::close_output() noexcept {
-  stdout_.reset();
-  stderr_.reset();
+  if (!native_) return;
+  native_->stdout_pipe.reset();
+  native_->stderr_pipe.reset();
 }
 
 std::optional<int> Process::try_reap() noexcept {
-  if (exit_code_ || pid_ <= 0) return exit_code_;
-  siginfo_t info{};
-  int rc;
-  do {
-    rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG);
-  } while (rc < 0 && errno == EINTR);
-  if (rc == 0 && info.si_pid == pid_) reaped_with(decode_status(info));
-  return exit_code_;
+  if (!native_ || native_->exit_code) return exit_code();
+  if (auto code = reap(native_->pid, WNOHANG)) reaped_with(*native_, *code);
+  return native_->exit_code;
 }
 
 int Process::wait() noexcept {
-  if (exit_code_ || pid_ <= 0) return exit_code_.value_or(-1);
-  siginfo_t info{};
-  int rc;
-  do {
-    rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED);
-  } while (rc < 0 && errno == EINTR);
-  reaped_with(rc == 0 ? decode_status(info) : -1);
-  return *exit_code_;
+  if (!native_) return -1;
+  if (native_->exit_code) return *native_->exit_code;
+  reaped_with(*native_, reap(native_->pid, 0).value_or(-1));
+  return *native_->exit_code;
 }
 
-void Process::reaped_with(int code) noexcept {
-  exit_code_ = code;
-  exit_fd_.reset();
-  // The pid may be reused from now on: the lifeline must leave quietly.
-  lifeline_.disarm();
+bool Process::exited_unreaped() const noexcept {
+  if (!native_ || native_->exit_code) return false;
+  if (native_->exit_fd.valid()) {
+    // The exit descriptor answers without touching the child's status.
+    pollfd pfd{native_->exit_fd.get(), POLLIN, 0};
+    int rc;
+    do {
+      rc = ::poll(&pfd, 1, 0);
+    } while (rc < 0 && errno == EINTR);
+    return rc > 0;
+  }
+  siginfo_t info{};
+  return ::waitid(P_PID, static_cast<id_t>(native_->pid), &info, WEXITED | WNOHANG | WNOWAIT) ==
+             0 &&
+         info.si_pid == native_->pid;
+}
+
+void Process::terminate_group() noexcept {
+  signal_group(native_.get(), SIGTERM);
+}
+
+void Process::kill_group() noexcept {
+  signal_group(native_.get(), SIGKILL);
 }
 
 Lifeline::Lifeline(Lifeline&& other) noexcept
@@ -347,18 +429,12 @@ void Lifeline::release(bool quietly) noexcept {
   if (quietly) (void)write_all(pipe_.get(), "\n");
   pipe_.reset();
   // It exits as soon as it has read the newline or EOF (and, on EOF, signalled the group).
-  siginfo_t info{};
-  while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED) < 0 && errno == EINTR) {
-  }
+  (void)reap(pid_, 0);
   pid_ = -1;
 }
 
-void Process::kill_group(int signal) noexcept {
-  // Until we reap the child, its pid (and so its process group id) cannot be reused, so
-  // signalling by id is safe. After reaping we never signal.
-  if (pid_ <= 0 || exit_code_) return;
-  ::killpg(pid_, signal);
-  ::kill(pid_, signal);
+std::int64_t current_process_id() noexcept {
+  return ::getpid();
 }
 
 std::string find_executable(std::string_view name, const std::vector<std::string>& dirs) {
@@ -380,6 +456,18 @@ std::string find_executable(std::string_view name, const std::vector<std::string
   return {};
 }
 
+std::string executable_problem(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return errno == ENOENT ? "does not exist"
+                           : fmt::format("cannot be read ({})", last_error().message());
+  }
+  if (S_ISDIR(st.st_mode)) return "is a directory, not the executable";
+  if (!S_ISREG(st.st_mode)) return "is not a regular file";
+  if (::access(path.c_str(), X_OK) != 0) return "is not executable (chmod +x it)";
+  return {};
+}
+
 std::vector<std::string> path_dirs() {
   const char* path = std::getenv("PATH");
   return path == nullptr ? std::vector<std::string>() : split_path(path);
@@ -398,4 +486,4 @@ std::vector<std::string> split_path(std::string_view path) {
   return dirs;
 }
 
-}  // namespace appose::detail
+}  // namespace appose::detail::platform

@@ -14,15 +14,16 @@
 #include <limits>
 #include <type_traits>
 
+#include "platform/posix/shm_calls.hpp"
+#include "platform/posix/shm_name.hpp"
+
 namespace appose::detail::platform {
 
 namespace {
 
-// macOS counts the leading slash against PSHMNAMLEN (31).
-#if defined(__APPLE__)
-constexpr std::size_t name_max = 30;
-#else
-constexpr std::size_t name_max = NAME_MAX;
+constexpr std::size_t name_max = kShmNameMax;
+#if defined(NAME_MAX) && !defined(__APPLE__)
+static_assert(kLinuxShmNameMax == NAME_MAX);
 #endif
 
 std::error_code errno_code(int err) noexcept {
@@ -41,7 +42,7 @@ auto retry_eintr(Call call) noexcept {
 class OsName {
  public:
   explicit OsName(std::string_view name) noexcept {
-    if (name.size() > name_max || name.find('\0') != std::string_view::npos) return;
+    if (!shm_name_fits(name, name_max)) return;
     buf_[0] = '/';
     std::memcpy(buf_.data() + 1, name.data(), name.size());
     buf_[name.size() + 1] = '\0';
@@ -62,7 +63,8 @@ constexpr PosixShmCalls real_calls = {
 #if defined(__linux__)
       return ::posix_fallocate(fd, offset, length);
 #else
-      // macOS has no posix_fallocate, and its shared memory is not a size-limited tmpfs.
+      // macOS has no posix_fallocate, and needs none: ftruncate itself allocates the memory
+      // objects behind a block (and may be called once per block only).
       (void)fd;
       (void)offset;
       (void)length;
@@ -158,6 +160,7 @@ std::error_code shm_create(std::string_view name, std::size_t size, ShmMapping& 
     return errno_code(err);
   };
 
+  // Once only: macOS refuses a second ftruncate of a block (EINVAL), and attaching never sizes.
   if (retry_eintr([&] { return sys.ftruncate(fd, length); }) != 0) {
     return abandon(ShmStep::resize, errno);
   }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,44 +14,24 @@
 #include <optional>
 #include <sstream>
 
+#include "platform/posix/shm_registry_rules.hpp"
 #include "platform/shm.hpp"
 
 namespace fs = std::filesystem;
 
-namespace appose::detail::shm_registry {
+namespace appose::detail::platform::shm_registry {
 
 namespace {
 
-/// Field 22 of /proc/<pid>/stat: the start time in clock ticks since boot. The command name
-/// (field 2) may hold spaces and parentheses, so fields are counted after its last ')'.
-std::optional<unsigned long long> start_time_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  if (!in) return std::nullopt;
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  const std::string stat = buf.str();
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream rest(stat.substr(close + 2));
-  std::string field;
-  // Fields 3..21 precede the start time.
-  for (int i = 3; i <= 21; ++i) {
-    if (!(rest >> field)) return std::nullopt;
-  }
-  unsigned long long t = 0;
-  if (!(rest >> t)) return std::nullopt;
-  return t;
-}
-
 unsigned long long self_start_time() {
-  static const unsigned long long t = start_time_of(::getpid()).value_or(0);
+  static const unsigned long long t = process_start_time(::getpid()).value_or(0);
   return t;
 }
 
 bool alive(pid_t pid, unsigned long long start_time) {
   if (pid <= 0) return false;
   if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
-  auto now = start_time_of(pid);
+  auto now = process_start_time(pid);
   // Unreadable (another user's /proc, hidepid): assume alive, never reclaim on a guess.
   if (!now) return true;
   return *now == start_time;
@@ -66,20 +47,68 @@ std::optional<Entry> read_entry(const fs::path& file) {
   Entry e;
   long long pid = -1;
   if (!(in >> pid >> e.start_time)) return std::nullopt;
-  e.pid = static_cast<pid_t>(pid);
+  e.pid = pid;
   e.name = file.filename().string();
   return e;
 }
 
 }  // namespace
 
-fs::path directory() {
-  if (const char* dir = std::getenv("APPOSE_SHM_REGISTRY"); dir != nullptr && *dir != '\0') {
-    return fs::path(dir);
+fs::path choose_directory(const Places& places) {
+  if (!places.override_dir.empty()) return fs::path(places.override_dir);
+  const std::string name = ".appose-" + std::to_string(places.uid);
+  if (places.dev_shm) return fs::path("/dev/shm") / name;
+  if (!places.user_temp_dir.empty()) return fs::path(places.user_temp_dir) / name;
+  return places.temp_dir / name;
+}
+
+std::optional<unsigned long long> start_time_from_proc_stat(std::string_view stat) {
+  const auto close = stat.rfind(')');
+  if (close == std::string_view::npos || close + 2 > stat.size()) return std::nullopt;
+  std::istringstream rest{std::string(stat.substr(close + 2))};
+  std::string field;
+  // Fields 3..21 precede the start time.
+  for (int i = 3; i <= 21; ++i) {
+    if (!(rest >> field)) return std::nullopt;
   }
-  const fs::path base =
-      fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
-  return base / (".appose-" + std::to_string(::getuid()));
+  unsigned long long t = 0;
+  if (!(rest >> t)) return std::nullopt;
+  return t;
+}
+
+unsigned long long start_time_from_timeval(long long seconds, long long microseconds) noexcept {
+  return static_cast<unsigned long long>(seconds) * 1000000ULL +
+         static_cast<unsigned long long>(microseconds);
+}
+
+#if !defined(__APPLE__)
+// macOS has no /proc: platform/macos/process_start.cpp.
+std::optional<unsigned long long> process_start_time(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  if (!in) return std::nullopt;
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return start_time_from_proc_stat(buf.str());
+}
+#endif
+
+fs::path directory() {
+  Places places;
+  if (const char* dir = std::getenv("APPOSE_SHM_REGISTRY"); dir != nullptr) {
+    places.override_dir = dir;
+  }
+  std::error_code ec;
+  places.dev_shm = fs::is_directory("/dev/shm", ec);
+#if defined(__APPLE__)
+  // Each process may have its own TMPDIR; the user's temporary directory is the same for all.
+  char user_temp[1024];
+  const std::size_t len = ::confstr(_CS_DARWIN_USER_TEMP_DIR, user_temp, sizeof user_temp);
+  if (len > 0 && len <= sizeof user_temp) places.user_temp_dir = user_temp;
+#endif
+  places.temp_dir = fs::temp_directory_path(ec);
+  if (ec) places.temp_dir = "/tmp";
+  places.uid = ::getuid();
+  return choose_directory(places);
 }
 
 namespace {
@@ -128,7 +157,7 @@ std::vector<Entry> list() {
   for (fs::directory_iterator it(directory(), ec); !ec && it != fs::directory_iterator();
        it.increment(ec)) {
     if (auto e = read_entry(it->path())) {
-      e->owner_alive = alive(e->pid, e->start_time);
+      e->owner_alive = alive(static_cast<pid_t>(e->pid), e->start_time);
       out.push_back(std::move(*e));
     }
   }
@@ -156,4 +185,4 @@ void reclaim_once() noexcept {
   }
 }
 
-}  // namespace appose::detail::shm_registry
+}  // namespace appose::detail::platform::shm_registry

@@ -8,16 +8,10 @@
 
 #include "platform/shm.hpp"
 
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
-#include <windows.h>
-
 #include <array>
 #include <cstdint>
+
+#include "platform/windows/win32.hpp"
 
 namespace appose::detail::platform {
 
@@ -26,37 +20,14 @@ namespace {
 // Kernel object names are limited to MAX_PATH characters.
 constexpr std::size_t name_max = MAX_PATH;
 
-// The portable layer compares against std::errc conditions; give the errors it distinguishes
-// their generic codes and keep the Win32 code (and its system message) for everything else.
-std::error_code win32_code(DWORD err) noexcept {
-  switch (err) {
-    case ERROR_ALREADY_EXISTS:
-      return std::make_error_code(std::errc::file_exists);
-    case ERROR_FILE_NOT_FOUND:
-      return std::make_error_code(std::errc::no_such_file_or_directory);
-    case ERROR_COMMITMENT_LIMIT:
-    case ERROR_NOT_ENOUGH_MEMORY:
-    case ERROR_OUTOFMEMORY:
-    case ERROR_DISK_FULL:
-      return std::make_error_code(std::errc::no_space_on_device);
-    case ERROR_INVALID_NAME:
-    case ERROR_INVALID_PARAMETER:
-      return std::make_error_code(std::errc::invalid_argument);
-    default:
-      return {static_cast<int>(err), std::system_category()};
-  }
-}
-
-bool is_out_of_memory(DWORD err) noexcept {
-  return err == ERROR_COMMITMENT_LIMIT || err == ERROR_NOT_ENOUGH_MEMORY ||
-         err == ERROR_OUTOFMEMORY || err == ERROR_DISK_FULL;
-}
-
 // The UTF-16 name the W functions want, without allocating (the callers are noexcept).
 class WideName {
  public:
   explicit WideName(std::string_view name) noexcept {
-    if (name.empty() || name.size() > name_max) return;
+    // A NUL would end the name early and name another block.
+    if (name.empty() || name.size() > name_max || name.find('\0') != std::string_view::npos) {
+      return;
+    }
     const int n =
         MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, name.data(),
                             static_cast<int>(name.size()), buf_.data(), static_cast<int>(name_max));
@@ -85,14 +56,14 @@ std::error_code map_view(HANDLE mapping, ShmMapping& out, ShmStep& failed) noexc
   void* address = MapViewOfFile(mapping, FILE_MAP_ALL_ACCESS, 0, 0, 0);
   if (address == nullptr) {
     failed = ShmStep::map;
-    return win32_code(GetLastError());
+    return win32::last_error();
   }
   MEMORY_BASIC_INFORMATION info{};
   if (VirtualQuery(address, &info, sizeof info) == 0) {
     const DWORD err = GetLastError();
     UnmapViewOfFile(address);
     failed = ShmStep::stat;
-    return win32_code(err);
+    return win32::error_code(err);
   }
   out = ShmMapping{address, static_cast<std::size_t>(info.RegionSize), from_handle(mapping)};
   return {};
@@ -123,9 +94,9 @@ std::error_code shm_create(std::string_view name, std::size_t size, ShmMapping& 
                                       static_cast<DWORD>(size64 >> 32),
                                       static_cast<DWORD>(size64 & 0xFFFFFFFFu), wide.c_str());
   if (mapping == nullptr) {
-    const DWORD err = GetLastError();
-    failed = is_out_of_memory(err) ? ShmStep::reserve : ShmStep::open;
-    return win32_code(err);
+    const std::error_code ec = win32::last_error();
+    failed = ec == std::errc::no_space_on_device ? ShmStep::reserve : ShmStep::open;
+    return ec;
   }
   // CreateFileMappingW opens an existing mapping of that name instead of failing; that block is
   // someone else's, so let go of it untouched.
@@ -152,7 +123,7 @@ std::error_code shm_attach(std::string_view name, ShmMapping& out, ShmStep& fail
   HANDLE mapping = OpenFileMappingW(FILE_MAP_ALL_ACCESS, FALSE, wide.c_str());
   if (mapping == nullptr) {
     failed = ShmStep::open;
-    return win32_code(GetLastError());
+    return win32::last_error();
   }
   if (auto ec = map_view(mapping, out, failed)) {
     CloseHandle(mapping);
@@ -165,9 +136,9 @@ std::error_code shm_unmap(ShmMapping& mapping) noexcept {
   const ShmMapping m = mapping;
   mapping = ShmMapping{};
   std::error_code result;
-  if (m.address != nullptr && !UnmapViewOfFile(m.address)) result = win32_code(GetLastError());
+  if (m.address != nullptr && !UnmapViewOfFile(m.address)) result = win32::last_error();
   if (m.handle != 0 && !CloseHandle(to_handle(m.handle)) && !result) {
-    result = win32_code(GetLastError());
+    result = win32::last_error();
   }
   return result;
 }

@@ -1,0 +1,35 @@
+#pragma once
+
+// Reading one JSON value from anywhere in a line, for the line scanner (wire/line_scan.hpp),
+// which starts at every '{' of a stdout line and needs more than a value or an exception:
+// where the value ended, where and why it broke, and whether a string held invalid UTF-8.
+// The reader itself stays inside json_reader.cpp, with codec::parse, so that the compiler
+// inlines its parts into one recursive function: with a call per number or array, reading a
+// long array of numbers took about 4% more instructions.
+
+#include <cstddef>
+#include <optional>
+#include <string_view>
+
+#include "appose/value.hpp"
+
+namespace appose::detail::codec {
+
+/// How reading one value ended.
+struct ReadResult {
+  bool ok = false;                      ///< a whole value was read
+  std::size_t end = 0;                  ///< the offset reached: just past the value when ok
+  std::string_view error;               ///< why it broke (a static string), when !ok
+  std::size_t error_position = 0;       ///< the offset where it broke, when !ok
+  std::optional<std::size_t> bad_utf8;  ///< the first invalid UTF-8 byte inside a string
+};
+
+/// Reads one JSON value from text[start..] (leading JSON white space skipped) into `out`, as
+/// codec::parse reads (Python's NaN/Infinity, big integers, depth limit), but without
+/// throwing on bad input: the result says where and why it broke. Invalid UTF-8 inside a
+/// string does not stop it: the bytes are replaced by U+FFFD and the first one's offset is
+/// reported, so the caller can see where the broken object ends and reject it whole (rather
+/// than mistake an object nested inside it for a message). Offsets are offsets in `text`.
+ReadResult read_value(std::string_view text, std::size_t start, Value& out);
+
+}  // namespace appose::detail::codec

@@ -1,0 +1,312 @@
+#include "worker/worker_impl.hpp"
+
+#include <cxxabi.h>
+
+#include <fmt/format.h>
+#include <cstdlib>
+#include <typeinfo>
+#include <vector>
+
+#include "appose/error.hpp"
+#include "core/value_blocks.hpp"
+#include "platform/env_var.hpp"
+#include "platform/parent_watch.hpp"
+#include "platform/stderr.hpp"
+#include "wire/line_scan.hpp"
+#include "wire/resolve.hpp"
+#include "wire/worker_env.hpp"
+
+namespace appose::detail {
+
+namespace {
+
+std::string trim(std::string_view s) {
+  auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!s.empty() && ws(s.front()))
+    s.remove_prefix(1);
+  while (!s.empty() && ws(s.back()))
+    s.remove_suffix(1);
+  return std::string(s);
+}
+
+std::string demangled_type(const std::exception& e) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> name(
+      abi::__cxa_demangle(typeid(e).name(), nullptr, nullptr, &status), std::free);
+  return status == 0 && name ? std::string(name.get()) : std::string(typeid(e).name());
+}
+
+/// Whether a shared memory block dies with the last handle to it (Windows' named file
+/// mappings), rather than living until unlinked (POSIX).
+#ifdef _WIN32
+constexpr bool kBlocksDieWithTheirHandles = true;
+#else
+constexpr bool kBlocksDieWithTheirHandles = false;
+#endif
+
+/// Blocks in outputs are handed over to the host, which owns them from then on: the worker
+/// must not unlink them when its handles go away, or the host could not attach. Collects the
+/// blocks whose setting changed, so that a response that never reaches the host can give them
+/// back (see take_back()).
+void hand_over(const Value& v, std::vector<SharedMemory>& changed) {
+  for_each_block(v, [&](SharedMemory shm) {
+    if (!shm || !shm.unlink_on_close()) return;
+    shm.unlink_on_close(false);
+    changed.push_back(std::move(shm));
+  });
+}
+
+/// The host never heard of these blocks: the worker owns them again (they go with its handles).
+void take_back(std::vector<SharedMemory>& blocks) {
+  for (auto& shm : blocks)
+    shm.unlink_on_close(true);
+}
+
+void warn(std::string_view message) {
+  platform::write_stderr(fmt::format("[appose-cpp worker] {}\n", message));
+}
+
+}  // namespace
+
+void WorkerTaskImpl::end_as(Ending e, std::string message) {
+  std::lock_guard lock(mu);
+  ending = e;
+  failure = std::move(message);
+}
+
+std::pair<WorkerTaskImpl::Ending, std::string> WorkerTaskImpl::take_ending() {
+  std::lock_guard lock(mu);
+  return {ending, std::move(failure)};
+}
+
+void WorkerImpl::respond(codec::Response response) {
+  std::string line;
+  std::vector<SharedMemory> handed;
+  try {
+    line = codec::encode_response(response);
+    if (response.type == ResponseType::COMPLETION) {
+      hand_over(Value(std::move(response.outputs)), handed);
+    }
+  } catch (const std::exception& e) {
+    // Outputs the wire cannot carry (text that is not UTF-8, ...): the task must still end,
+    // so it fails with the reason.
+    take_back(handed);
+    codec::Response failure;
+    failure.type = ResponseType::FAILURE;
+    failure.task = response.task;
+    failure.error = fmt::format("The task's response could not be encoded: {}", e.what());
+    line = codec::encode_response(failure);
+  }
+  // The host is gone if this fails; the parent watch ends us.
+  if (!channel.write_line(std::move(line))) {
+    take_back(handed);
+  } else if (kBlocksDieWithTheirHandles && !handed.empty()) {
+    std::lock_guard lock(handed_mu);
+    for (auto& shm : handed)
+      handed_blocks.push_back(std::move(shm));
+  }
+}
+
+void WorkerImpl::update(WorkerTaskImpl& task, std::optional<std::string> message,
+                        std::optional<std::int64_t> current, std::optional<std::int64_t> maximum,
+                        Value info) {
+  codec::Response r;
+  r.type = ResponseType::UPDATE;
+  r.task = task.id;
+  r.message = std::move(message);
+  r.current = current;
+  r.maximum = maximum;
+  r.info = std::move(info);
+  respond(std::move(r));
+}
+
+int WorkerImpl::run(Worker& facade) {
+  // Read before any thread of ours starts (getenv/unsetenv are not thread-safe), and removed
+  // so that processes this worker starts do not take our host for theirs.
+  if (platform::env_var("APPOSE_WORKER_HELLO") == "0") hello = false;
+  std::optional<long> named_parent;
+  if (auto named = platform::take_env_var(kParentPidVar)) {
+    named_parent = std::strtol(named->c_str(), nullptr, 10);
+  }
+
+  try {
+    channel = platform::ProtocolChannel::take_stdio(shield);
+  } catch (const Error& e) {
+    warn(e.what());
+    return 1;
+  }
+  // Stops (as the last thing run() does) once every task has ended.
+  platform::ParentWatch parent_watch(named_parent);
+  if (hello) send_hello();
+  if (init) {
+    try {
+      init(facade);
+    } catch (const std::exception& e) {
+      warn(fmt::format("init hook failed: {}: {}", demangled_type(e), e.what()));
+    } catch (...) {
+      warn("init hook failed with a non-standard exception");
+    }
+  }
+  std::vector<std::thread> pool;
+  pool.reserve(concurrency);
+  for (std::size_t i = 0; i < concurrency; ++i)
+    pool.emplace_back([this] { serve(pool_queue, pool_ready); });
+  std::thread reader([this] { reader_loop(); });
+
+  serve(main_queue, main_ready);
+  reader.join();
+  for (auto& t : pool)
+    t.join();
+  return 0;
+}
+
+void WorkerImpl::send_hello() {
+  codec::Response r;
+  r.type = ResponseType::HELLO;
+  r.implementation = "appose-cpp";
+  r.version = std::string(kProtocolVersion);
+  channel.write_line(codec::encode_response(r));
+}
+
+void WorkerImpl::reader_loop() {
+  while (std::optional<std::string_view> line = channel.read_line())
+    handle_line(*line);
+  std::lock_guard lock(mu);
+  eof = true;
+  pool_ready.notify_all();
+  main_ready.notify_all();
+}
+
+void WorkerImpl::fail_request(std::string task_id, std::string error) {
+  codec::Response r;
+  r.type = ResponseType::FAILURE;
+  r.task = std::move(task_id);
+  r.error = std::move(error);
+  respond(std::move(r));
+}
+
+void WorkerImpl::handle_line(std::string_view line) {
+  codec::LineContents contents = codec::split_line(line);
+  for (const auto& bad : contents.invalid) {
+    warn(fmt::format("ignoring malformed request: {}", bad));
+  }
+  for (auto& message : contents.messages) {
+    // An EXECUTE with a usable id but bad fields fails its task: the host would otherwise
+    // wait for it for ever. Anything else malformed is only reported.
+    std::optional<std::string> execute_id;
+    if (const Value* t = message.find("task"); t != nullptr && t->is_string()) {
+      const Value* type = message.find("requestType");
+      if (type != nullptr && type->is_string() && type->get<std::string>() == "EXECUTE") {
+        execute_id = t->get<std::string>();
+      }
+    }
+    codec::Request request;
+    try {
+      request = codec::to_request(std::move(message));
+    } catch (const std::exception& e) {
+      warn(fmt::format("ignoring malformed request: {}", e.what()));
+      if (execute_id && !is_active(*execute_id)) {
+        fail_request(*execute_id, fmt::format("Malformed request: {}", e.what()));
+      }
+      continue;
+    }
+    if (request.type == RequestType::REPLY) {
+      // This worker makes no CALLs, so no REPLY is awaited.
+      warn("ignoring a REPLY: this worker makes no CALLs");
+      continue;
+    }
+    if (request.type == RequestType::CANCEL) {
+      std::lock_guard lock(mu);
+      auto it = active.find(request.task);
+      if (it != active.end()) it->second->cancel_requested = true;
+      // A CANCEL for a task that has just ended is normal: nothing to do.
+      continue;
+    }
+    if (is_active(request.task)) {
+      warn(fmt::format("ignoring a second EXECUTE for task {}, which is still running",
+                       request.task));
+      continue;
+    }
+    auto task = std::make_shared<WorkerTaskImpl>();
+    task->worker = this;
+    task->id = request.task;
+    task->operation = trim(request.script);
+    try {
+      task->inputs = codec::resolve(std::move(request.inputs));
+    } catch (const std::exception& e) {
+      fail_request(task->id, fmt::format("The task's inputs could not be decoded: {}", e.what()));
+      continue;
+    }
+    std::lock_guard lock(mu);
+    active[task->id] = task;
+    const bool main = request.queue && *request.queue == "main";
+    (main ? main_queue : pool_queue).push_back(task);
+    (main ? main_ready : pool_ready).notify_one();
+  }
+}
+
+bool WorkerImpl::is_active(const std::string& id) {
+  std::lock_guard lock(mu);
+  return active.count(id) != 0;
+}
+
+void WorkerImpl::serve(std::deque<std::shared_ptr<WorkerTaskImpl>>& queue,
+                       std::condition_variable& ready) {
+  std::unique_lock lock(mu);
+  while (true) {
+    ready.wait(lock, [&] { return !queue.empty() || eof; });
+    if (queue.empty()) return;
+    auto task = std::move(queue.front());
+    queue.pop_front();
+    lock.unlock();
+    execute(*task);
+    lock.lock();
+    active.erase(task->id);
+  }
+}
+
+void WorkerImpl::execute(WorkerTaskImpl& task) {
+  codec::Response launch;
+  launch.type = ResponseType::LAUNCH;
+  launch.task = task.id;
+  respond(std::move(launch));
+
+  codec::Response end;
+  end.task = task.id;
+  auto op = operations.find(task.operation);
+  if (op == operations.end()) {
+    std::vector<std::string> known;
+    for (const auto& [name, fn] : operations)
+      known.push_back(name);
+    end.type = ResponseType::FAILURE;
+    end.error = fmt::format("Unknown operation '{}'; this worker knows: {}", task.operation,
+                            known.empty() ? "(none)" : fmt::format("{}", fmt::join(known, ", ")));
+    respond(std::move(end));
+    return;
+  }
+  WorkerTask facade(&task);
+  try {
+    op->second(facade);
+  } catch (const std::exception& e) {
+    task.end_as(WorkerTaskImpl::Ending::fail, fmt::format("{}: {}", demangled_type(e), e.what()));
+  } catch (...) {
+    task.end_as(WorkerTaskImpl::Ending::fail, "the operation threw a non-standard exception");
+  }
+  auto [ending, failure] = task.take_ending();
+  switch (ending) {
+    case WorkerTaskImpl::Ending::cancel:
+      end.type = ResponseType::CANCELATION;
+      break;
+    case WorkerTaskImpl::Ending::fail:
+      end.type = ResponseType::FAILURE;
+      end.error = std::move(failure);
+      break;
+    case WorkerTaskImpl::Ending::complete:
+      end.type = ResponseType::COMPLETION;
+      end.outputs = std::move(task.outputs);
+      break;
+  }
+  respond(std::move(end));
+}
+
+}  // namespace appose::detail

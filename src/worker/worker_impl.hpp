@@ -1,0 +1,138 @@
+#pragma once
+
+// The engine behind appose::Worker and appose::WorkerTask (include/appose/worker.hpp): requests
+// in from the protocol channel, operations on a pool of threads and on the thread that called
+// run(), responses out. What it needs from the OS (the channel, the host watch) lives in
+// src/platform/.
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "appose/worker.hpp"
+#include "platform/protocol_channel.hpp"
+#include "wire/messages.hpp"
+
+namespace appose::detail {
+
+/// One request being served: what a WorkerTask refers to while its operation runs.
+class WorkerTaskImpl {
+ public:
+  /// How the task ends once its operation returns.
+  enum class Ending : std::uint8_t { complete, cancel, fail };
+
+  /// The worker serving the task, for updates and exports.
+  WorkerImpl* worker = nullptr;
+  /// The request's task id.
+  std::string id;
+  /// The operation's name: the request's script, trimmed.
+  std::string operation;
+  /// The request's inputs, their blocks attached.
+  Args inputs;
+  /// What the operation produces; sent with the COMPLETION.
+  Args outputs;
+  /// Set by a CANCEL request, from the reader thread.
+  std::atomic<bool> cancel_requested{false};
+
+  /// Records how the task is to end (WorkerTask::cancel(), fail(), or a throw): the last call
+  /// wins.
+  void end_as(Ending e, std::string message = {});
+  /// How the task is to end, and the failure message if it fails.
+  std::pair<Ending, std::string> take_ending();
+
+ private:
+  /// The operation's thread and a throw's handler both set the ending.
+  std::mutex mu;
+  /// How the task ends; a task whose operation just returns completes.
+  Ending ending = Ending::complete;
+  /// The failure message, for Ending::fail.
+  std::string failure;
+};
+
+/// The worker itself: its settings (from the Worker facade), its exports, and the serving loop.
+class WorkerImpl {
+ public:
+  /// The operations by name (Worker::define()).
+  std::map<std::string, Operation, std::less<>> operations;
+  /// Runs once before the first request is read (Worker::on_init()).
+  std::function<void(Worker&)> init;
+  /// Whether run() sends a HELLO first (Worker::hello(); APPOSE_WORKER_HELLO=0 overrides).
+  bool hello = true;
+  /// Whether run() moves the protocol off the standard streams (Worker::shield_protocol()).
+  bool shield = true;
+  /// How many operations run at once off the main thread (Worker::max_concurrency()).
+  std::size_t concurrency = std::max(2U, std::thread::hardware_concurrency());
+
+  /// Blocks handed over to the host, held open until the worker ends where a block dies with
+  /// its last handle (Windows' named mappings): the protocol has no acknowledgement of the
+  /// host's attach, so letting go earlier could free a block before the host maps it. Where
+  /// names outlive handles (POSIX) it stays empty. Guarded by `handed_mu`.
+  std::vector<SharedMemory> handed_blocks;
+  std::mutex handed_mu;
+
+  /// Guards `exports`, which operations on several threads read and write.
+  mutable std::mutex exports_mu;
+  /// Values kept by export_value() for later tasks.
+  std::map<std::string, Value, std::less<>> exports;
+
+  /// Encodes and sends one response. Outputs of a COMPLETION are handed over to the host only
+  /// once the line exists (an unencodable output fails the task and stays the worker's), and
+  /// taken back if the line cannot be written.
+  void respond(codec::Response response);
+
+  /// Sends an UPDATE for `task` (WorkerTask::update()).
+  void update(WorkerTaskImpl& task, std::optional<std::string> message,
+              std::optional<std::int64_t> current, std::optional<std::int64_t> maximum, Value info);
+
+  /// Serves until stdin ends and every task has finished (Worker::run()); returns 0, or 1 if
+  /// the protocol channel could not be taken.
+  int run(Worker& facade);
+
+ private:
+  /// Announces the worker (HELLO), so that a service can check the protocol version.
+  void send_hello();
+  /// Reads and dispatches requests until the channel ends, then lets the serving loops finish.
+  void reader_loop();
+  /// Dispatches the requests on one line: queues EXECUTEs, flags CANCELs, reports the rest.
+  void handle_line(std::string_view line);
+  /// Ends a task that never started with a FAILURE, so that its host does not wait for ever.
+  void fail_request(std::string task_id, std::string error);
+  /// Whether task `id` is queued or running.
+  bool is_active(const std::string& id);
+  /// Runs tasks from `queue` until it is empty and stdin has ended; `ready` is its signal.
+  void serve(std::deque<std::shared_ptr<WorkerTaskImpl>>& queue, std::condition_variable& ready);
+  /// Runs one task's operation between its LAUNCH and its final response.
+  void execute(WorkerTaskImpl& task);
+
+  /// Requests in, responses out; taken from stdin/stdout by run().
+  platform::ProtocolChannel channel;
+  /// Guards the queues, `active` and `eof`.
+  std::mutex mu;
+  /// Wake one serving loop of the pool, or the main thread's, when a task is queued for it;
+  /// all of them when the input has ended. One signal per queue: a request wakes one thread,
+  /// not every idle one (each needless wake-up is a context switch per task).
+  std::condition_variable pool_ready, main_ready;
+  /// Tasks waiting for a pool thread, and those for the thread that called run()
+  /// (`queue: "main"`), in order of arrival.
+  std::deque<std::shared_ptr<WorkerTaskImpl>> pool_queue, main_queue;
+  /// Tasks queued or running, by id: CANCELs find them here, and a second EXECUTE for one is
+  /// refused.
+  std::map<std::string, std::shared_ptr<WorkerTaskImpl>> active;
+  /// The input has ended: the serving loops return once their queues are empty.
+  bool eof = false;
+};
+
+}  // namespace appose::detail

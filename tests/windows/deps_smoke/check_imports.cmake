@@ -1,0 +1,23 @@
+# cmake -DOBJDUMP=... -DEXE=... -P check_imports.cmake: fails unless EXE imports only DLLs
+# that every Windows has.
+cmake_minimum_required(VERSION 3.25)
+execute_process(COMMAND ${OBJDUMP} -p ${EXE} OUTPUT_VARIABLE dump COMMAND_ERROR_IS_FATAL ANY)
+string(REGEX MATCHALL "DLL Name: [^\r\n]+" lines "${dump}")
+set(system advapi32 bcrypt crypt32 iphlpapi kernel32 msvcrt normaliz ole32 oleaut32 secur32
+  shell32 user32 winmm wldap32 ws2_32)
+set(bad "")
+set(all "")
+foreach(line IN LISTS lines)
+  string(REPLACE "DLL Name: " "" dll "${line}")
+  string(TOLOWER "${dll}" low)
+  string(REGEX REPLACE "\\.dll$" "" low "${low}")
+  list(APPEND all "${dll}")
+  if(NOT low IN_LIST system AND NOT low MATCHES "^api-ms-win-")
+    list(APPEND bad "${dll}")
+  endif()
+endforeach()
+list(JOIN all " " all)
+message("${EXE} imports: ${all}")
+if(bad)
+  message(FATAL_ERROR "non-system DLLs imported: ${bad}")
+endif()

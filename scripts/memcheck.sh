@@ -59,6 +59,7 @@ skip='*StayFast*:Large.*:ToolInstall.BuilderDownloadsTheRealUvThenBuilds'
 skip+=':Process.MissingProgramThrowsNamingIt:Process.MissingWorkingDirectoryThrows'
 skip+=':ToolRun.UnstartableCommandThrowsBuildException:Environment.UnstartableServiceThrowsAtStart'
 skip+=':Process.KillGroupReachesGrandchild:Process.ExitFdBecomesReadableOnExit'
+skip+=':MacosDescriptors.ExitFdStaysReadableAndLeavesTheStatusToWait'
 skip+=':ToolStop.CancelFromAnotherThreadKillsTheGroup:ToolStop.CancelAlsoKillsADescendantIgnoringSigterm'
 skip+=':ToolStop.GrandchildHoldingThePipesDoesNotHang:ToolStop.ThrowingCallbackKillsTheChildAndRethrows'
 export -f run_one

@@ -3,6 +3,7 @@
 // none (Linux before 5.3), the exit is checked on a short tick instead.
 
 #include "platform/output_pump.hpp"
+#include "platform/pump_schedule.hpp"
 
 #include <poll.h>
 #include <unistd.h>
@@ -58,23 +59,14 @@ PumpResult pump_output(Process& process, const PumpOptions& options, PumpHandler
   };
   const int exit_fd = native->exit_fd.get();
   int wake_fd = options.wake != nullptr ? static_cast<int>(options.wake->native_handle()) : -1;
-  bool exited = false;
-  Clock::time_point exit_time;
+  PumpSchedule schedule(options, handler);
   std::string buffer(kReadSize, '\0');
 
-  while (streams[0].open || streams[1].open || !exited) {
-    const auto now = Clock::now();
-    const auto due = handler.deadline();
-    if (due && now >= *due) {
-      handler.timer();
-      continue;
-    }
-    std::optional<Clock::duration> drain_wait;
-    if (exited) {
-      const auto left = exit_time + options.drain_cap - now;
-      if (left <= Clock::duration::zero()) break;
-      drain_wait = std::min<Clock::duration>(options.drain_quiet, left);
-    }
+  while (streams[0].open || streams[1].open || !schedule.exited()) {
+    const PumpSchedule::Step step = schedule.next();
+    if (step == PumpSchedule::Step::timer_ran) continue;
+    if (step == PumpSchedule::Step::stop) break;
+    const bool exited = schedule.exited();
 
     pollfd fds[4];
     Stream* owners[2] = {};
@@ -91,13 +83,8 @@ PumpResult pump_output(Process& process, const PumpOptions& options, PumpHandler
     const nfds_t wake_index = n;
     if (wake_fd >= 0) fds[n++] = {wake_fd, POLLIN, 0};
 
-    std::optional<Clock::duration> wait;
-    auto bound = [&wait](Clock::duration d) { wait = wait ? std::min(*wait, d) : d; };
-    if (due) bound(*due - now);
-    if (drain_wait) bound(*drain_wait);
-    if (!exited && exit_fd < 0) bound(kExitTick);
-    // A timeout that ends the drain (the quiet period, or its cap) ends the reading.
-    const bool drain_ends = drain_wait && *wait == *drain_wait;
+    if (!exited && exit_fd < 0) schedule.bound(kExitTick);
+    const auto wait = schedule.wait();
 
     const int ready = ::poll(fds, n, wait ? poll_timeout(*wait) : -1);
     if (ready < 0) {
@@ -105,7 +92,7 @@ PumpResult pump_output(Process& process, const PumpOptions& options, PumpHandler
       throw Error("cannot wait for the child's output",
                   std::error_code(errno, std::generic_category()));
     }
-    if (ready == 0 && drain_ends) break;
+    if (ready == 0 && schedule.timeout_ends_drain()) break;
 
     for (nfds_t k = 0; k < n_streams; ++k) {
       if (fds[k].revents == 0) continue;
@@ -126,11 +113,7 @@ PumpResult pump_output(Process& process, const PumpOptions& options, PumpHandler
     }
     const bool now_exited = watch_exit ? fds[exit_index].revents != 0
                                        : !exited && exit_fd < 0 && process.exited_unreaped();
-    if (now_exited) {
-      exited = true;
-      exit_time = Clock::now();
-      handler.exited();
-    }
+    if (now_exited) schedule.note_exit();
   }
 
   for (auto& s : streams) {

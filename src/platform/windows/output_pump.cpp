@@ -9,6 +9,7 @@
 // Process::spawn opens our ends of the output pipes for overlapped I/O for this reason.
 
 #include "platform/output_pump.hpp"
+#include "platform/pump_schedule.hpp"
 
 #include <algorithm>
 #include <string_view>
@@ -145,29 +146,15 @@ PumpResult pump_output(Process& process, const PumpOptions& options, PumpHandler
   const HANDLE child = native->process.get();
   HANDLE wake =
       options.wake != nullptr ? reinterpret_cast<HANDLE>(options.wake->native_handle()) : nullptr;
-  bool exited = false;
-  Clock::time_point exit_time;
-  auto note_exit = [&] {
-    exited = true;
-    exit_time = Clock::now();
-    handler.exited();
-  };
+  PumpSchedule schedule(options, handler);
   // Reaped already: its handle is gone, and so is any doubt that it has exited.
-  if (child == nullptr) note_exit();
+  if (child == nullptr) schedule.note_exit();
 
-  while (out.open() || err.open() || !exited) {
-    const auto now = Clock::now();
-    const auto due = handler.deadline();
-    if (due && now >= *due) {
-      handler.timer();
-      continue;
-    }
-    std::optional<Clock::duration> drain_wait;
-    if (exited) {
-      const auto left = exit_time + options.drain_cap - now;
-      if (left <= Clock::duration::zero()) break;
-      drain_wait = std::min<Clock::duration>(options.drain_quiet, left);
-    }
+  while (out.open() || err.open() || !schedule.exited()) {
+    const PumpSchedule::Step step = schedule.next();
+    if (step == PumpSchedule::Step::timer_ran) continue;
+    if (step == PumpSchedule::Step::stop) break;
+    const bool exited = schedule.exited();
 
     for (Reader* r : readers)
       r->start();
@@ -182,19 +169,13 @@ PumpResult pump_output(Process& process, const PumpOptions& options, PumpHandler
     if (!exited) handles[n++] = child;
     if (wake != nullptr) handles[n++] = wake;
 
-    std::optional<Clock::duration> wait;
-    auto bound = [&wait](Clock::duration d) { wait = wait ? std::min(*wait, d) : d; };
-    if (due) bound(*due - now);
-    if (drain_wait) bound(*drain_wait);
-    // A timeout that ends the drain (the quiet period, or its cap) ends the reading.
-    const bool drain_ends = drain_wait && *wait == *drain_wait;
-
+    const auto wait = schedule.wait();
     const DWORD ready =
         ::WaitForMultipleObjects(n, handles, FALSE, wait ? wait_timeout(*wait) : INFINITE);
     if (ready == WAIT_FAILED) {
       throw Error("cannot wait for the child's output", win32::last_error());
     }
-    if (ready == WAIT_TIMEOUT && drain_ends) break;
+    if (ready == WAIT_TIMEOUT && schedule.timeout_ends_drain()) break;
 
     // Whatever is ready, not only the first handle the wait names, so that a busy stdout
     // cannot starve stderr or hide the exit.
@@ -205,7 +186,7 @@ PumpResult pump_output(Process& process, const PumpOptions& options, PumpHandler
       wake = nullptr;
       handler.woken();
     }
-    if (!exited && signalled(child)) note_exit();
+    if (!exited && signalled(child)) schedule.note_exit();
   }
 
   out.finish();

@@ -76,6 +76,12 @@ int main() {
   });
 
   worker.define("crash", [](appose::WorkerTask& task) {
+    // delay_ms: exit only after the host has surely read the LAUNCH. appose-python 0.12 marks
+    // a task crashed from one thread and applies the LAUNCH from another, so a LAUNCH it reads
+    // after the exit turns CRASHED back into RUNNING for good.
+    if (const appose::Value* delay = task.inputs().find("delay_ms")) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay->get<int>()));
+    }
     std::fflush(nullptr);
     std::_Exit(task.inputs().at("code").get<int>());
   });

@@ -593,7 +593,8 @@ del arr
 out.shm.close()
 out.shm.unlink()  # the host owns a returned block
 
-t = s.task("crash", {"code": 7})
+# delay_ms: see worker_ops' crash (a race in appose-python 0.12, not in this worker).
+t = s.task("crash", {"code": 7, "delay_ms": 200})
 try:
     t.wait_for()
 except TaskException:

@@ -1,13 +1,14 @@
 // bench/compare: one run, one table of ratios between this library and its peers (issue #8):
 //   1. empty-task round trip on appose-python's worker: a raw pipe floor, this Service (private
 //      channel and plain stdio), appose-python's Service, appose-java's Service;
-//   2. empty-task round trip on the C++ worker (examples/worker_ops) against `cat`;
+//   2. empty-task round trip on the C++ worker (examples/worker_ops) against `cat`, with an
+//      operation run on the worker's pool and one run where it is read (Dispatch::immediate);
 //   3. start-up to the first completed task, against `python -c "import appose.python_worker"`;
 //   4. NDArray handoff, 1 KiB against 1 GiB (the handoff should not grow with the array);
 //   5. a 10 MB JSON input, this Service against appose-python's;
 //   6. tasks per second with 64 in flight.
-// With --pin CPU, the rows on the C++ worker (2a-2c, 3e, 6h) are measured a second time with
-// this process and everything it starts pinned to that one CPU (rows 2a-p ... 6h-p): there a
+// With --pin CPU, the rows on the C++ worker (2a-2e, 3e, 6h, 6i) are measured a second time with
+// this process and everything it starts pinned to that one CPU (rows 2a-p ... 6i-p): there a
 // hop costs a context switch rather than a wake-up across vCPUs, and the ratio to the pinned
 // cat floor shows this library's own work (issue 18). --native leaves out every other row.
 // Every figure of the table is measured in the same run, so the ratios compare like with like
@@ -394,7 +395,7 @@ int usage(const char* argv0, int code) {
                "  --java-lib DIR     appose-java and its dependencies; missing: n/a rows\n"
                "                     (default: %s)\n"
                "  --worker-ops PATH  the C++ example worker (default: %s)\n"
-               "  --pin CPU          also measure the C++ worker's rows (2a-2c, 3e, 6h) with\n"
+               "  --pin CPU          also measure the C++ worker's rows (2a-2e, 3e, 6h, 6i) with\n"
                "                     this process and its children pinned to CPU (rows -p)\n"
                "  --native           only the C++ worker's rows and their cat floor\n"
                "  --quick            fewer iterations: a smoke check, about 30 s\n",
@@ -470,7 +471,7 @@ int main(int argc, char** argv) {
   const Baseline vs_java{"1e", "appose-java"};
   // Rows left out by --native are simply not in the table: measure() skips them.
   auto add = [&](Row r) {
-    static const std::string native_rows[] = {"2a", "2b", "2c", "3e", "6h"};
+    static const std::string native_rows[] = {"2a", "2b", "2c", "2d", "2e", "3e", "6h", "6i"};
     const std::string base = r.id.substr(0, 2);
     bool native =
         std::find(std::begin(native_rows), std::end(native_rows), base) != std::end(native_rows);
@@ -490,11 +491,19 @@ int main(int argc, char** argv) {
   add(row("2a", "raw pipe floor: a line through cat and back", "µs"));
   add(row("2b", "bare client → C++ worker (no service)", "µs", {vs_cat}));
   add(row("2c", "appose-cpp service → C++ worker", "µs", {vs_cat}));
+  // The same two, with an operation run where the worker reads it (Dispatch::immediate).
+  add(row("2d", "bare client → C++ worker, immediate op", "µs", {vs_cat, {"2b", "pool op"}}));
+  add(row("2e", "appose-cpp service → C++ worker, immediate op", "µs",
+          {vs_cat, {"2c", "pool op"}}));
   const Baseline vs_cat_pinned{"2a-p", "pinned cat floor"};
   add(row("2a-p", "raw pipe floor: cat (pinned)", "µs", {vs_cat}));
   add(row("2b-p", "bare client → C++ worker (pinned)", "µs", {vs_cat_pinned, {"2b", "unpinned"}}));
   add(row("2c-p", "appose-cpp service → C++ worker (pinned)", "µs",
           {vs_cat_pinned, {"2c", "unpinned"}}));
+  add(row("2d-p", "bare client → C++ worker, immediate op (pinned)", "µs",
+          {vs_cat_pinned, {"2b-p", "pool op"}}));
+  add(row("2e-p", "appose-cpp service → C++ worker, immediate op (pinned)", "µs",
+          {vs_cat_pinned, {"2c-p", "pool op"}}));
   const Baseline vs_import{"3a", "import"}, vs_py_start{"3c", "appose-python"};
   const Baseline vs_java_start{"3d", "appose-java"};
   add(row("3a", "python -c \"import appose.python_worker\" (wall)", "ms"));
@@ -548,6 +557,10 @@ int main(int argc, char** argv) {
   add(row("6h", "64 in flight: appose-cpp → C++ worker", "tasks/s", {{"6a", "python worker"}}));
   add(row("6h-p", "64 in flight: appose-cpp → C++ worker (pinned)", "tasks/s",
           {{"6h", "unpinned"}}));
+  add(row("6i", "64 in flight: appose-cpp → C++ worker, immediate op", "tasks/s",
+          {{"6h", "pool op"}}));
+  add(row("6i-p", "64 in flight: appose-cpp → C++ worker, immediate op (pinned)", "tasks/s",
+          {{"6h-p", "pool op"}}));
 
   const int rtt = plan.per_round(plan.rtt);
   const int starts = plan.per_round(plan.startup);
@@ -567,7 +580,8 @@ int main(int argc, char** argv) {
       t.fail(id, why);
   }
   if (!have_ops) {
-    for (const char* id : {"2b", "2c", "3e", "6h", "2b-p", "2c-p", "3e-p", "6h-p"})
+    for (const char* id : {"2b", "2c", "2d", "2e", "3e", "6h", "6i", "2b-p", "2c-p", "2d-p", "2e-p",
+                           "3e-p", "6h-p", "6i-p"})
       t.fail(id, no_ops);
   }
 
@@ -641,10 +655,17 @@ int main(int argc, char** argv) {
 
     // 2. Round trip on the C++ worker.
     measure_both("2a", [&] { return b::cat_floor(rtt); });
-    measure_both("2b", [&] { return b::bare_worker(o.worker_ops, rtt); });
+    measure_both("2b", [&] { return b::bare_worker(o.worker_ops, rtt, "noop"); });
     measure_both("2c", [&] {
       appose::Service s = b::cpp_worker_service(o.worker_ops);
       auto us = b::round_trips(s, "noop", rtt);
+      b::stop(s);
+      return us;
+    });
+    measure_both("2d", [&] { return b::bare_worker(o.worker_ops, rtt, "noop_immediate"); });
+    measure_both("2e", [&] {
+      appose::Service s = b::cpp_worker_service(o.worker_ops);
+      auto us = b::round_trips(s, "noop_immediate", rtt);
       b::stop(s);
       return us;
     });
@@ -684,6 +705,12 @@ int main(int argc, char** argv) {
     measure_both("6h", [&] {
       appose::Service s = b::cpp_worker_service(o.worker_ops);
       auto rates = b::in_flight(s, "noop", flight_total, kWindow);
+      b::stop(s);
+      return rates;
+    });
+    measure_both("6i", [&] {
+      appose::Service s = b::cpp_worker_service(o.worker_ops);
+      auto rates = b::in_flight(s, "noop_immediate", flight_total, kWindow);
       b::stop(s);
       return rates;
     });

@@ -174,15 +174,16 @@ std::vector<double> cat_floor(int iterations) {
   return echo_round_trips(process, std::string(kExecuteLine), iterations);
 }
 
-std::vector<double> bare_worker(const std::string& worker_ops, int iterations) {
+std::vector<double> bare_worker(const std::string& worker_ops, int iterations,
+                                std::string_view operation) {
   Child process = Child::spawn({worker_ops}, {{"APPOSE_WORKER_HELLO", "0"}});
   std::string buffer;
   std::vector<double> us;
   for (int i = 0; i < iterations + kWarmup; ++i) {
     std::string request = fmt::format(
-        R"({{"task":"{:032x}","requestType":"EXECUTE","script":"noop","inputs":{{}},"queue":null}})"
+        R"({{"task":"{:032x}","requestType":"EXECUTE","script":"{}","inputs":{{}},"queue":null}})"
         "\n",
-        i);
+        i, operation);
     auto t0 = Clock::now();
     if (!process.write_stdin(request)) throw std::runtime_error("write to the worker failed");
     while (read_line(process.stdout_fd(), buffer).find("COMPLETION") == std::string::npos) {

@@ -93,7 +93,8 @@ std::vector<double> echo_round_trips(Child& process, const std::string& line, in
 std::vector<double> cat_floor(int iterations);
 /// The C++ worker fed by hand (no Service): requests written and lines read here, up to the
 /// COMPLETION. What the worker SDK costs on its own.
-std::vector<double> bare_worker(const std::string& worker_ops, int iterations);
+std::vector<double> bare_worker(const std::string& worker_ops, int iterations,
+                                std::string_view operation);
 
 // ---- this library's Service ----------------------------------------------------------------
 

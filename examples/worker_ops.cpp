@@ -11,6 +11,9 @@
 //   noop         -                                        nothing (for round-trip timing)
 //   main_thread  -                                        outputs: on_main, whether it ran on
 //                                                         the thread that called run()
+//   noop_immediate, main_thread_immediate                 as noop and main_thread, but run on
+//                                                         the reader thread, with no hand-off
+//                                                         (appose::Dispatch::immediate)
 //   chatter      -                                        writes to std::cout, printf and a
 //                                                         child's stdout: none of it reaches
 //                                                         the protocol
@@ -91,6 +94,17 @@ int main() {
   worker.define("main_thread", [main_thread](appose::WorkerTask& task) {
     task.outputs()["on_main"] = std::this_thread::get_id() == main_thread;
   });
+
+  // Operations that finish in microseconds save a thread hand-off per task by running where
+  // the request is read.
+  worker.define(
+      "noop_immediate", [](appose::WorkerTask&) {}, appose::Dispatch::immediate);
+  worker.define(
+      "main_thread_immediate",
+      [main_thread](appose::WorkerTask& task) {
+        task.outputs()["on_main"] = std::this_thread::get_id() == main_thread;
+      },
+      appose::Dispatch::immediate);
 
   worker.define("chatter", [](appose::WorkerTask& task) {
     std::cout << "chatter via std::cout" << std::endl;

@@ -97,6 +97,21 @@ class APPOSE_EXPORT WorkerTask {
 /// exception's type and message.
 using Operation = std::function<void(WorkerTask&)>;
 
+/// Which thread runs an operation (Worker::define()). A request with `queue: "main"` runs on
+/// the thread that called run() whatever its operation's dispatch says.
+enum class Dispatch : std::uint8_t {
+  /// On a thread of the pool (max_concurrency()): the reader hands the task over and goes on
+  /// reading, so a CANCEL reaches the task while it runs and other tasks run beside it.
+  pool,
+  /// At once, on the thread that reads requests, before the next request is read. No hand-off
+  /// to another thread: a round trip costs one context switch less, which is most of the
+  /// round trip of a task that does little (a lookup, a small computation per tile or frame;
+  /// docs/worker.md has the figures). While it runs nothing else is read: no CANCEL for it or
+  /// any other task arrives and later requests wait, so it is for operations that finish in
+  /// microseconds, never for ones that block.
+  immediate,
+};
+
 /// Serves Appose requests on this process's stdin/stdout.
 ///
 /// run() first shields the protocol: it moves it to private descriptors and points fd 0 at
@@ -106,8 +121,8 @@ using Operation = std::function<void(WorkerTask&)>;
 /// one; else the parent, and then only this process.
 ///
 /// Threads: a reader thread decodes requests; operations run on a pool of worker threads
-/// (max_concurrency()); requests with `queue: "main"` run on the thread that called run(), in
-/// order of arrival.
+/// (max_concurrency()), or on the reader thread itself when defined with Dispatch::immediate;
+/// requests with `queue: "main"` run on the thread that called run(), in order of arrival.
 class APPOSE_EXPORT Worker {
  public:
   Worker();
@@ -115,8 +130,10 @@ class APPOSE_EXPORT Worker {
   Worker& operator=(const Worker&) = delete;
   ~Worker();
 
-  /// Adds (or replaces) the operation called `name`.
+  /// Adds (or replaces) the operation called `name`, run on the pool.
   Worker& define(std::string name, Operation operation);
+  /// Adds (or replaces) the operation called `name`, run where `dispatch` says.
+  Worker& define(std::string name, Operation operation, Dispatch dispatch);
   /// Runs once in run(), before the first request is read (like the peers' init scripts).
   Worker& on_init(std::function<void(Worker&)> hook);
   /// Whether run() sends a HELLO line first (default true). APPOSE_WORKER_HELLO=0 in the

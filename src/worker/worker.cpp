@@ -55,7 +55,12 @@ Worker::Worker() : impl_(std::make_unique<detail::WorkerImpl>()) {}
 Worker::~Worker() = default;
 
 Worker& Worker::define(std::string name, Operation operation) {
-  impl_->operations.insert_or_assign(std::move(name), std::move(operation));
+  return define(std::move(name), std::move(operation), Dispatch::pool);
+}
+
+Worker& Worker::define(std::string name, Operation operation, Dispatch dispatch) {
+  impl_->operations.insert_or_assign(std::move(name),
+                                     detail::OperationEntry{std::move(operation), dispatch});
   return *this;
 }
 

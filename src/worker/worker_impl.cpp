@@ -237,9 +237,17 @@ void WorkerImpl::handle_line(std::string_view line) {
       fail_request(task->id, fmt::format("The task's inputs could not be decoded: {}", e.what()));
       continue;
     }
+    const bool main = request.queue && *request.queue == "main";
+    if (!main) {
+      auto op = operations.find(task->operation);
+      if (op != operations.end() && op->second.dispatch == Dispatch::immediate) {
+        // Not filed in `active`: no CANCEL or second EXECUTE can be read before it ends.
+        execute(*task, &op->second);
+        continue;
+      }
+    }
     std::lock_guard lock(mu);
     active[task->id] = task;
-    const bool main = request.queue && *request.queue == "main";
     (main ? main_queue : pool_queue).push_back(task);
     (main ? main_ready : pool_ready).notify_one();
   }
@@ -266,6 +274,11 @@ void WorkerImpl::serve(std::deque<std::shared_ptr<WorkerTaskImpl>>& queue,
 }
 
 void WorkerImpl::execute(WorkerTaskImpl& task) {
+  auto op = operations.find(task.operation);
+  execute(task, op == operations.end() ? nullptr : &op->second);
+}
+
+void WorkerImpl::execute(WorkerTaskImpl& task, const OperationEntry* op) {
   codec::Response launch;
   launch.type = ResponseType::LAUNCH;
   launch.task = task.id;
@@ -273,10 +286,9 @@ void WorkerImpl::execute(WorkerTaskImpl& task) {
 
   codec::Response end;
   end.task = task.id;
-  auto op = operations.find(task.operation);
-  if (op == operations.end()) {
+  if (op == nullptr) {
     std::vector<std::string> known;
-    for (const auto& [name, fn] : operations)
+    for (const auto& [name, entry] : operations)
       known.push_back(name);
     end.type = ResponseType::FAILURE;
     end.error = fmt::format("Unknown operation '{}'; this worker knows: {}", task.operation,
@@ -286,7 +298,7 @@ void WorkerImpl::execute(WorkerTaskImpl& task) {
   }
   WorkerTask facade(&task);
   try {
-    op->second(facade);
+    op->run(facade);
   } catch (const std::exception& e) {
     task.end_as(WorkerTaskImpl::Ending::fail, fmt::format("{}: {}", demangled_type(e), e.what()));
   } catch (...) {

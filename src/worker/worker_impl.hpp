@@ -62,11 +62,17 @@ class WorkerTaskImpl {
   std::string failure;
 };
 
+/// A defined operation and the thread it runs on (Worker::define()).
+struct OperationEntry {
+  Operation run;
+  Dispatch dispatch = Dispatch::pool;
+};
+
 /// The worker itself: its settings (from the Worker facade), its exports, and the serving loop.
 class WorkerImpl {
  public:
   /// The operations by name (Worker::define()).
-  std::map<std::string, Operation, std::less<>> operations;
+  std::map<std::string, OperationEntry, std::less<>> operations;
   /// Runs once before the first request is read (Worker::on_init()).
   std::function<void(Worker&)> init;
   /// Whether run() sends a HELLO first (Worker::hello(); APPOSE_WORKER_HELLO=0 overrides).
@@ -116,6 +122,8 @@ class WorkerImpl {
   void serve(std::deque<std::shared_ptr<WorkerTaskImpl>>& queue, std::condition_variable& ready);
   /// Runs one task's operation between its LAUNCH and its final response.
   void execute(WorkerTaskImpl& task);
+  /// execute() with the task's operation already looked up (nullptr: there is none).
+  void execute(WorkerTaskImpl& task, const OperationEntry* op);
 
   /// Requests in, responses out; taken from stdin/stdout by run().
   platform::ProtocolChannel channel;

@@ -311,6 +311,41 @@ TEST(CppWorker, MainQueueRunsWhilePoolIsBusy) {
   close_cleanly(service);
 }
 
+TEST(CppWorker, ImmediateOperationRunsWhilePoolIsBusy) {
+  APPOSE_REQUIRE_WORKER_OPS();
+  // Dispatch::immediate runs on the reader thread: neither a pool thread (all busy here) nor
+  // the main thread.
+  Service service = worker_service();
+  std::vector<Task> long_tasks;
+  for (unsigned i = 0; i < std::max(2U, std::thread::hardware_concurrency()); ++i) {
+    long_tasks.push_back(service.task("steps", {{"n", 1'000'000}}));
+    long_tasks.back().start();
+  }
+  Task quick = service.task("main_thread_immediate");
+  ASSERT_TRUE(quick.wait_for(5s));
+  EXPECT_EQ(quick.status(), TaskStatus::COMPLETE);
+  EXPECT_FALSE(quick.outputs().at("on_main").get<bool>());
+  Task noop = service.task("noop_immediate");
+  ASSERT_TRUE(noop.wait_for(5s));
+  EXPECT_EQ(noop.status(), TaskStatus::COMPLETE);
+  for (auto& t : long_tasks)
+    t.cancel();
+  for (auto& t : long_tasks) {
+    EXPECT_THROW(t.wait_for(), TaskException);
+    EXPECT_EQ(t.status(), TaskStatus::CANCELED);
+  }
+  close_cleanly(service);
+}
+
+TEST(CppWorker, MainQueueOverridesImmediateDispatch) {
+  APPOSE_REQUIRE_WORKER_OPS();
+  Service service = worker_service();
+  Task on_main = service.task("main_thread_immediate", {}, "main");
+  on_main.wait_for();
+  EXPECT_TRUE(on_main.outputs().at("on_main").get<bool>());
+  close_cleanly(service);
+}
+
 TEST(CppWorker, TwoHundredConcurrentTasks) {
   APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service();
@@ -464,6 +499,23 @@ TEST(CppWorkerProcess, EndOfInputLetsRunningTasksFinish) {
   }
   EXPECT_EQ(updates, 20);
   EXPECT_TRUE(main_done) << result.out;
+}
+
+TEST(CppWorkerProcess, ImmediateOperationsEndInTheOrderOfTheirRequests) {
+  APPOSE_REQUIRE_WORKER_OPS();
+  // Each immediate task ends before the next request is read: its LAUNCH and COMPLETION come
+  // out together, in request order, which no pool could promise.
+  std::string input;
+  for (int i = 0; i < 50; ++i)
+    input += execute_line(std::to_string(i), "noop_immediate", json::object()) + "\n";
+  auto result = test::run_process({"/usr/bin/env", "APPOSE_WORKER_HELLO=0", kWorkerOps}, input);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  auto lines = responses(result.out);
+  ASSERT_EQ(lines.size(), 100U) << result.out;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(lines[i].value("task", ""), std::to_string(i / 2));
+    EXPECT_EQ(lines[i].value("responseType", ""), i % 2 == 0 ? "LAUNCH" : "COMPLETION");
+  }
 }
 
 TEST(CppWorkerProcess, WithoutHelloTheFirstLineIsALaunch) {

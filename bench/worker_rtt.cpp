@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
   int pipelined_tasks = argc > 4 ? std::stoi(argv[4]) : 10000;
   try {
     b::Stats raw = b::stats(b::cat_floor(iterations));
-    b::Stats bare = b::stats(b::bare_worker(worker_ops, iterations));
+    b::Stats bare = b::stats(b::bare_worker(worker_ops, iterations, "noop"));
     b::Stats cpp = b::stats(service_rtt(b::cpp_worker_service(worker_ops), "noop", iterations));
     b::Stats py = b::stats(service_rtt(b::python_service(python), "None", iterations));
     double throughput = pipelined(worker_ops, pipelined_tasks);

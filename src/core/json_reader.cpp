@@ -89,6 +89,55 @@ class Reader {
       ++p_;
   }
 
+  /// The flat read behind read_flat_object(); p_ is at the object's '{'.
+  bool flat_object(FlatObject& out) {
+    ++p_;
+    skip_space();
+    if (p_ < end_ && *p_ == '}') {
+      ++p_;
+      return true;
+    }
+    while (true) {
+      skip_space();
+      if (p_ == end_ || *p_ != '"') return false;
+      const char* key = ++p_;
+      while (p_ < end_ && kPlain[static_cast<unsigned char>(*p_)])
+        ++p_;
+      if (p_ == end_ || *p_ != '"') return false;  // an escape or a non-ASCII byte in the key
+      const std::string_view name(key, static_cast<std::size_t>(p_ - key));
+      ++p_;
+      if (out.size == FlatObject::kMaxFields || out.find(name) != nullptr) return false;
+      skip_space();
+      if (p_ == end_ || *p_ != ':') return false;
+      ++p_;
+      skip_space();
+      FlatField& field = out.fields[out.size++];
+      field.key = name;
+      field.text.reset();
+      field.value = Value();
+      const char* text = p_ + 1;
+      const char* q = text;
+      if (p_ < end_ && *p_ == '"') {
+        while (q < end_ && kPlain[static_cast<unsigned char>(*q)])
+          ++q;
+      }
+      if (p_ < end_ && *p_ == '"' && q < end_ && *q == '"') {
+        field.text = std::string_view(text, static_cast<std::size_t>(q - text));
+        p_ = q + 1;
+      } else if (!value(field.value, 1) || bad_utf8_) {
+        return false;
+      }
+      skip_space();
+      if (p_ == end_) return false;
+      if (*p_ == '}') {
+        ++p_;
+        return true;
+      }
+      if (*p_ != ',') return false;
+      ++p_;
+    }
+  }
+
   [[nodiscard]] std::size_t position() const noexcept { return offset(p_); }
   [[nodiscard]] bool at_end() const noexcept { return p_ == end_; }
   [[nodiscard]] std::size_t error_position() const noexcept { return error_pos_; }
@@ -413,6 +462,21 @@ ReadResult read_value(std::string_view text, std::size_t start, Value& out) {
   result.error_position = reader.error_position();
   result.bad_utf8 = reader.bad_utf8();
   return result;
+}
+
+bool read_flat_object(std::string_view line, FlatObject& out) {
+  out.size = 0;
+  auto line_space = [](char c) { return is_json_space(c) || c == '\v' || c == '\f'; };
+  std::size_t start = 0;
+  while (start < line.size() && line_space(line[start]))
+    ++start;
+  if (start == line.size() || line[start] != '{') return false;
+  Reader reader(line, start);
+  if (!reader.flat_object(out)) return false;
+  for (std::size_t i = reader.position(); i < line.size(); ++i) {
+    if (!line_space(line[i])) return false;
+  }
+  return true;
 }
 
 Value parse(std::string_view text) {

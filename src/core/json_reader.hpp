@@ -7,6 +7,7 @@
 // inlines its parts into one recursive function: with a call per number or array, reading a
 // long array of numbers took about 4% more instructions.
 
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <string_view>
@@ -31,5 +32,37 @@ struct ReadResult {
 /// reported, so the caller can see where the broken object ends and reject it whole (rather
 /// than mistake an object nested inside it for a message). Offsets are offsets in `text`.
 ReadResult read_value(std::string_view text, std::size_t start, Value& out);
+
+/// One member of a FlatObject. A string of printable ASCII without escapes (task ids, message
+/// types, operation names: nearly every string of a protocol message) is a view into the
+/// line, so reading it allocates nothing; any other value is decoded into `value`.
+struct FlatField {
+  std::string_view key;                  ///< as written: only keys without escapes are accepted
+  std::optional<std::string_view> text;  ///< the plain string's contents, when it is one
+  Value value;                           ///< the value otherwise (null while `text` is set)
+};
+
+/// The members of a one-level read of an object (read_flat_object()), in line order.
+struct FlatObject {
+  /// More members than this, and the line is left to the general reader.
+  static constexpr std::size_t kMaxFields = 8;
+  std::array<FlatField, kMaxFields> fields;
+  std::size_t size = 0;
+  /// The member called `key`, or nullptr.
+  [[nodiscard]] FlatField* find(std::string_view key) noexcept {
+    for (std::size_t i = 0; i < size; ++i) {
+      if (fields[i].key == key) return &fields[i];
+    }
+    return nullptr;
+  }
+};
+
+/// Reads `line` as exactly one JSON object, with only line white space (split_line's: JSON's
+/// plus vertical tab and form feed) around it, into its members, without building a Value
+/// tree for the object itself. For the protocol's fast lane: it accepts only what it can read
+/// exactly as read_value() would and returns false for everything else (a key with escapes,
+/// a repeated key, more than FlatObject::kMaxFields members, invalid UTF-8, broken JSON, any
+/// other text on the line), leaving such lines to split_line(), which reads and reports them.
+bool read_flat_object(std::string_view line, FlatObject& out);
 
 }  // namespace appose::detail::codec

@@ -58,6 +58,7 @@ void ServiceImpl::set_env(const std::map<std::string, std::optional<std::string>
 
 void ServiceImpl::set_debug(std::function<void(std::string_view)> cb) {
   std::lock_guard lock(mu_);
+  debugging_ = static_cast<bool>(cb);
   debug_cb_ = std::move(cb);
 }
 

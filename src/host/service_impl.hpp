@@ -140,6 +140,8 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   void handle_stdout_line(std::string_view line);
   /// Keeps one stderr line and looks for appose-python's init warning (I/O thread).
   void handle_stderr_line(std::string line);
+  /// Applies a response to its task, which leaves the table when it ends (I/O thread).
+  void deliver(codec::Response response);
   /// Records a HELLO as worker_info(), reporting a protocol mismatch (I/O thread).
   void handle_hello(const codec::Response& hello);
   /// Answers a CALL with an error REPLY (I/O thread).
@@ -170,6 +172,10 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   std::string init_script_;
   std::string init_file_;
   std::function<void(std::string_view)> debug_cb_;
+  /// Whether debug_cb_ is set, read without the lock: the I/O thread skips building the text
+  /// of a received line when nobody would see it. A callback set while a line is read may miss
+  /// that line, as it would have missed one read a moment earlier.
+  std::atomic<bool> debugging_{false};
   std::function<void(std::string_view)> log_cb_;
   std::shared_ptr<const ScriptSyntax> syntax_;
   std::chrono::milliseconds grace_{5000};

@@ -13,6 +13,7 @@
 #include "platform/output_pump.hpp"
 #include "util/fs_util.hpp"
 #include "util/utf8.hpp"
+#include "wire/fast_lane.hpp"
 #include "wire/line_scan.hpp"
 
 namespace appose::detail {
@@ -72,9 +73,18 @@ void ServiceImpl::record_invalid(std::string text, std::string_view why) {
 }
 
 void ServiceImpl::handle_stdout_line(std::string_view line) {
+  // Nearly every line is one task's response, read without a Value tree; the rest (and any
+  // line the fast lane declines) is read in full, with its faults reported.
+  if (std::optional<codec::Response> response = codec::read_task_response(line)) {
+    if (debugging_) debug("SERVICE", kReceivedMark + std::string(line));
+    deliver(std::move(*response));
+    return;
+  }
   codec::LineContents contents = codec::split_line(line);
   if (contents.messages.empty() && contents.invalid.empty()) return;  // blank line
-  if (!contents.messages.empty()) debug("SERVICE", kReceivedMark + std::string(line));
+  if (!contents.messages.empty() && debugging_) {
+    debug("SERVICE", kReceivedMark + std::string(line));
+  }
   for (std::size_t i = 0; i < contents.invalid.size(); ++i) {
     record_invalid(std::move(contents.invalid[i]),
                    i < contents.notes.size() ? contents.notes[i] : "not a JSON object");
@@ -122,18 +132,22 @@ void ServiceImpl::handle_stdout_line(std::string_view line) {
                     codec::write(Value(std::move(message))));
       continue;
     }
-    auto task = find_task(*response.task);
-    if (!task) {
-      debug_service("No such task: " + *response.task);
-      continue;
-    }
-    if (is_terminal(response.type)) {
-      std::lock_guard lock(mu_);
-      tasks_.erase(*response.task);
-    }
-    auto applied = task->handle(std::move(response));
-    TaskImpl::release(std::move(task), applied);
+    deliver(std::move(response));
   }
+}
+
+void ServiceImpl::deliver(codec::Response response) {
+  auto task = find_task(*response.task);
+  if (!task) {
+    debug_service("No such task: " + *response.task);
+    return;
+  }
+  if (is_terminal(response.type)) {
+    std::lock_guard lock(mu_);
+    tasks_.erase(*response.task);
+  }
+  auto applied = task->handle(std::move(response));
+  TaskImpl::release(std::move(task), applied);
 }
 
 void ServiceImpl::handle_hello(const codec::Response& hello) {

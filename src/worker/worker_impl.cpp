@@ -12,6 +12,7 @@
 #include "platform/env_var.hpp"
 #include "platform/parent_watch.hpp"
 #include "platform/stderr.hpp"
+#include "wire/fast_lane.hpp"
 #include "wire/line_scan.hpp"
 #include "wire/resolve.hpp"
 #include "wire/worker_env.hpp"
@@ -186,6 +187,12 @@ void WorkerImpl::fail_request(std::string task_id, std::string error) {
 }
 
 void WorkerImpl::handle_line(std::string_view line) {
+  // Nearly every line is one EXECUTE or CANCEL, read without a Value tree; the rest (and any
+  // line the fast lane declines) is read in full, with its faults reported.
+  if (std::optional<codec::Request> request = codec::read_task_request(line)) {
+    handle_request(std::move(*request));
+    return;
+  }
   codec::LineContents contents = codec::split_line(line);
   for (const auto& bad : contents.invalid) {
     warn(fmt::format("ignoring malformed request: {}", bad));
@@ -210,47 +217,51 @@ void WorkerImpl::handle_line(std::string_view line) {
       }
       continue;
     }
-    if (request.type == RequestType::REPLY) {
-      // This worker makes no CALLs, so no REPLY is awaited.
-      warn("ignoring a REPLY: this worker makes no CALLs");
-      continue;
-    }
-    if (request.type == RequestType::CANCEL) {
-      std::lock_guard lock(mu);
-      auto it = active.find(request.task);
-      if (it != active.end()) it->second->cancel_requested = true;
-      // A CANCEL for a task that has just ended is normal: nothing to do.
-      continue;
-    }
-    if (is_active(request.task)) {
-      warn(fmt::format("ignoring a second EXECUTE for task {}, which is still running",
-                       request.task));
-      continue;
-    }
-    auto task = std::make_shared<WorkerTaskImpl>();
-    task->worker = this;
-    task->id = request.task;
-    task->operation = trim(request.script);
-    try {
-      task->inputs = codec::resolve(std::move(request.inputs));
-    } catch (const std::exception& e) {
-      fail_request(task->id, fmt::format("The task's inputs could not be decoded: {}", e.what()));
-      continue;
-    }
-    const bool main = request.queue && *request.queue == "main";
-    if (!main) {
-      auto op = operations.find(task->operation);
-      if (op != operations.end() && op->second.dispatch == Dispatch::immediate) {
-        // Not filed in `active`: no CANCEL or second EXECUTE can be read before it ends.
-        execute(*task, &op->second);
-        continue;
-      }
-    }
-    std::lock_guard lock(mu);
-    active[task->id] = task;
-    (main ? main_queue : pool_queue).push_back(task);
-    (main ? main_ready : pool_ready).notify_one();
+    handle_request(std::move(request));
   }
+}
+
+void WorkerImpl::handle_request(codec::Request request) {
+  if (request.type == RequestType::REPLY) {
+    // This worker makes no CALLs, so no REPLY is awaited.
+    warn("ignoring a REPLY: this worker makes no CALLs");
+    return;
+  }
+  if (request.type == RequestType::CANCEL) {
+    std::lock_guard lock(mu);
+    auto it = active.find(request.task);
+    if (it != active.end()) it->second->cancel_requested = true;
+    // A CANCEL for a task that has just ended is normal: nothing to do.
+    return;
+  }
+  if (is_active(request.task)) {
+    warn(
+        fmt::format("ignoring a second EXECUTE for task {}, which is still running", request.task));
+    return;
+  }
+  auto task = std::make_shared<WorkerTaskImpl>();
+  task->worker = this;
+  task->id = std::move(request.task);
+  task->operation = trim(request.script);
+  try {
+    task->inputs = codec::resolve(std::move(request.inputs));
+  } catch (const std::exception& e) {
+    fail_request(task->id, fmt::format("The task's inputs could not be decoded: {}", e.what()));
+    return;
+  }
+  const bool main = request.queue && *request.queue == "main";
+  if (!main) {
+    auto op = operations.find(task->operation);
+    if (op != operations.end() && op->second.dispatch == Dispatch::immediate) {
+      // Not filed in `active`: no CANCEL or second EXECUTE can be read before it ends.
+      execute(*task, &op->second);
+      return;
+    }
+  }
+  std::lock_guard lock(mu);
+  active[task->id] = task;
+  (main ? main_queue : pool_queue).push_back(task);
+  (main ? main_ready : pool_ready).notify_one();
 }
 
 bool WorkerImpl::is_active(const std::string& id) {

@@ -112,8 +112,10 @@ class WorkerImpl {
   void send_hello();
   /// Reads and dispatches requests until the channel ends, then lets the serving loops finish.
   void reader_loop();
-  /// Dispatches the requests on one line: queues EXECUTEs, flags CANCELs, reports the rest.
+  /// Reads the requests on one line and hands each to handle_request(); reports the rest.
   void handle_line(std::string_view line);
+  /// Queues (or runs, Dispatch::immediate) an EXECUTE, flags a CANCEL, reports a REPLY.
+  void handle_request(codec::Request request);
   /// Ends a task that never started with a FAILURE, so that its host does not wait for ever.
   void fail_request(std::string task_id, std::string error);
   /// Whether task `id` is queued or running.

@@ -3,7 +3,8 @@
 // throw, must report invalid text as valid UTF-8 (it reaches logs and callbacks), and each
 // message it finds must be one the writer reproduces exactly. The messages then go on to
 // to_response / to_request, which may refuse them (ProtocolError) but not otherwise fail, and
-// what they accept must survive encode -> split -> decode unchanged.
+// what they accept must survive encode -> split -> decode unchanged. The fast lane
+// (wire/fast_lane.hpp) must read any line it takes exactly as that general path does.
 
 #include <appose/error.hpp>
 #include <appose/protocol.hpp>
@@ -17,6 +18,7 @@
 
 #include "core/json.hpp"
 #include "fuzz_support.hpp"
+#include "support/fast_lane_check.hpp"
 #include "util/utf8.hpp"
 #include "wire/line_scan.hpp"
 #include "wire/messages.hpp"
@@ -156,6 +158,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (line.find('{') == std::string_view::npos) {
     APPOSE_FUZZ_CHECK(contents.messages.empty(), "a message without a '{' on the line");
   }
+
+  std::string mismatch;
+  try {
+    mismatch = appose::test::fast_lane_mismatch(line);
+  } catch (const std::exception& e) {
+    APPOSE_FUZZ_UNEXPECTED("the fast lane or its comparison with the general path", e);
+  }
+  APPOSE_FUZZ_CHECK(mismatch.empty(), "the fast lane read a line unlike the general path");
 
   for (const Args& message : contents.messages) {
     Value value(message);

@@ -1,0 +1,130 @@
+#include "wire/fast_lane.hpp"
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "appose/error.hpp"
+#include "core/json.hpp"
+#include "core/json_reader.hpp"
+
+namespace appose::detail::codec {
+
+namespace {
+
+/// Reads the string member `key` into `out`: left unset when absent or null, as the general
+/// path's take_string() does. False when the member is of another type, which the general
+/// path refuses.
+bool optional_string(FlatObject& o, std::string_view key, std::optional<std::string>& out) {
+  FlatField* f = o.find(key);
+  if (f == nullptr) return true;
+  if (f->text) {
+    out.emplace(*f->text);
+    return true;
+  }
+  if (f->value.is_null()) return true;
+  if (!f->value.is_string()) return false;
+  out = f->value.get<std::string>();
+  return true;
+}
+
+/// The object member `key` (none or null: empty), as take_object() reads it; false when it is
+/// of another type.
+bool optional_object(FlatObject& o, std::string_view key, Args& out) {
+  FlatField* f = o.find(key);
+  if (f == nullptr || (!f->text && f->value.is_null())) return true;
+  if (f->text || !f->value.is_object()) return false;
+  out = std::move(f->value.as_object());
+  return true;
+}
+
+/// The integer member `key`, as take_int() reads it; false when it is not one.
+bool optional_int(FlatObject& o, std::string_view key, std::optional<std::int64_t>& out) {
+  FlatField* f = o.find(key);
+  if (f == nullptr || (!f->text && f->value.is_null())) return true;
+  if (f->text) return false;
+  try {
+    out = f->value.get<std::int64_t>();
+  } catch (const TypeError&) {
+    return false;
+  }
+  return true;
+}
+
+/// The message's type: only a plain string is taken (type names never need escapes).
+std::optional<std::string_view> type_of(FlatObject& o, std::string_view key) {
+  FlatField* f = o.find(key);
+  if (f == nullptr || !f->text) return std::nullopt;
+  return f->text;
+}
+
+}  // namespace
+
+std::optional<Request> read_task_request(std::string_view line) {
+  FlatObject o;
+  if (!read_flat_object(line, o)) return std::nullopt;
+  std::optional<std::string_view> name = type_of(o, "requestType");
+  if (!name) return std::nullopt;
+  std::optional<RequestType> type = parse_request_type(*name);
+  if (type != RequestType::EXECUTE && type != RequestType::CANCEL) return std::nullopt;
+  Request r;
+  r.type = *type;
+  std::optional<std::string> task;
+  if (!optional_string(o, "task", task) || !task) return std::nullopt;
+  r.task = std::move(*task);
+  if (r.type == RequestType::EXECUTE) {
+    std::optional<std::string> script;
+    if (!optional_string(o, "script", script) || !optional_object(o, "inputs", r.inputs) ||
+        !optional_string(o, "queue", r.queue)) {
+      return std::nullopt;
+    }
+    if (script) r.script = std::move(*script);
+  }
+  return r;
+}
+
+std::optional<Response> read_task_response(std::string_view line) {
+  FlatObject o;
+  if (!read_flat_object(line, o)) return std::nullopt;
+  std::optional<std::string_view> name = type_of(o, "responseType");
+  if (!name) return std::nullopt;
+  std::optional<ResponseType> type = parse_response_type(*name);
+  if (!type) return std::nullopt;
+  Response r;
+  r.type = *type;
+  if (!optional_string(o, "task", r.task) || !r.task) return std::nullopt;
+  switch (r.type) {
+    case ResponseType::LAUNCH:
+    case ResponseType::CANCELATION:
+      break;
+    case ResponseType::UPDATE:
+      if (!optional_string(o, "message", r.message) || !optional_int(o, "current", r.current) ||
+          !optional_int(o, "maximum", r.maximum)) {
+        return std::nullopt;
+      }
+      if (FlatField* info = o.find("info")) {
+        r.info = info->text ? Value(std::string(*info->text)) : std::move(info->value);
+      }
+      break;
+    case ResponseType::COMPLETION:
+      if (!optional_object(o, "outputs", r.outputs)) return std::nullopt;
+      break;
+    case ResponseType::FAILURE:
+      if (FlatField* error = o.find("error")) {
+        // As to_response(): a non-string error is kept as its JSON text.
+        if (error->text) {
+          r.error.emplace(*error->text);
+        } else if (error->value.is_string()) {
+          r.error = error->value.get<std::string>();
+        } else if (!error->value.is_null()) {
+          r.error = write(error->value);
+        }
+      }
+      break;
+    default:  // HELLO, CALL, RELEASE, CRASH: rare, and read with their checks
+      return std::nullopt;
+  }
+  return r;
+}
+
+}  // namespace appose::detail::codec

@@ -1,0 +1,28 @@
+#pragma once
+
+// The fast lane of the protocol's readers: the messages of nearly every task (EXECUTE and
+// CANCEL in, LAUNCH, UPDATE, COMPLETION, FAILURE and CANCELATION out), each alone on its line,
+// read straight into their structs. The general path (split_line() into a Value tree per
+// message, then to_request()/to_response()) reads any line, finds several messages on one and
+// reports what is wrong; for the common line it cost about as much as everything else a round
+// trip does (docs/benchmarks.md). The fast lane gives the same struct for the lines it takes
+// and declines the rest, which then go the general way: it never refuses or reports anything
+// itself, so nothing a worker or host sees depends on which way a line went.
+
+#include <optional>
+#include <string_view>
+
+#include "wire/messages.hpp"
+
+namespace appose::detail::codec {
+
+/// The EXECUTE or CANCEL request that `line` holds alone, as to_request() of split_line()'s
+/// one message gives it; nullopt for any other line (other request types, several or no
+/// messages, text beside one, a field the general path would refuse, ...).
+std::optional<Request> read_task_request(std::string_view line);
+
+/// The LAUNCH, UPDATE, COMPLETION, FAILURE or CANCELATION with a task id that `line` holds
+/// alone, as to_response() of split_line()'s one message gives it; nullopt for any other line.
+std::optional<Response> read_task_response(std::string_view line);
+
+}  // namespace appose::detail::codec

@@ -42,10 +42,16 @@ class ProtocolChannel {
   /// Interrupted reads are retried. For one reader thread at a time.
   std::optional<std::string_view> read_line();
 
+  /// Whether read_line() would return at once, without waiting for input: a whole line has
+  /// been read ahead, or the input has ended. For the reader thread.
+  [[nodiscard]] bool line_ready() noexcept;
+
   /// Writes `line` and a newline in one piece: lines of concurrent writers never interleave.
   /// Blocks until all is written; interrupted writes are retried. False if the channel is
   /// closed or the reader is gone (the host has died).
   bool write_line(std::string line);
+  /// Writes `lines`, whole lines each ending in a newline, in one piece, as write_line().
+  bool write_lines(std::string_view lines);
 
  private:
   /// The descriptors (handles) and the read buffer, in each platform's own types.

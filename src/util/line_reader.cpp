@@ -18,6 +18,16 @@ std::optional<std::string_view> LineReader::take_line() noexcept {
   return line;
 }
 
+bool LineReader::ready() noexcept {
+  if (eof_) return true;
+  if (scanned_ == end_) return false;
+  const void* nl = std::memchr(data_.get() + scanned_, '\n', end_ - scanned_);
+  // No '\n' up to the one found (or the end): take_line() need not search those bytes again.
+  scanned_ =
+      nl == nullptr ? end_ : static_cast<std::size_t>(static_cast<const char*>(nl) - data_.get());
+  return nl != nullptr;
+}
+
 std::optional<std::string_view> LineReader::take_rest() noexcept {
   if (start_ == end_) return std::nullopt;
   const std::string_view rest(data_.get() + start_, end_ - start_);

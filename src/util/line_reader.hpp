@@ -20,6 +20,10 @@ class LineReader {
   /// system calls few.
   static constexpr std::size_t kChunk = std::size_t{64} << 10;
 
+  /// Whether next() would return without reading: a whole line is buffered, or the input has
+  /// ended.
+  [[nodiscard]] bool ready() noexcept;
+
   /// The next line without its '\n' (the last bytes without one count as a line), or nullopt
   /// at the end. `read(char* into, std::size_t room)` fills at most `room` bytes and returns how
   /// many, 0 at the end of the stream (or on an error, which ends it just the same). The view

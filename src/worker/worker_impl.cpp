@@ -80,7 +80,8 @@ std::pair<WorkerTaskImpl::Ending, std::string> WorkerTaskImpl::take_ending() {
   return {ending, std::move(failure)};
 }
 
-void WorkerImpl::respond(codec::Response response) {
+void WorkerImpl::respond(codec::Response response, bool hold) {
+  const bool update = response.type == ResponseType::UPDATE;
   std::string line;
   std::vector<SharedMemory> handed;
   try {
@@ -98,8 +99,35 @@ void WorkerImpl::respond(codec::Response response) {
     failure.error = fmt::format("The task's response could not be encoded: {}", e.what());
     line = codec::encode_response(failure);
   }
-  // The host is gone if this fails; the parent watch ends us.
-  if (!channel.write_line(std::move(line))) {
+  if (!hold) {
+    const bool ok = channel.write_line(std::move(line));
+    sent(ok, handed);
+    return;
+  }
+  std::lock_guard lock(held_mu);
+  held_lines += line;
+  held_lines += '\n';
+  for (auto& shm : handed)
+    held_blocks.push_back(std::move(shm));
+  if (update || held_lines.size() >= kHeldLimit) write_held();
+}
+
+void WorkerImpl::flush_held() {
+  std::lock_guard lock(held_mu);
+  write_held();
+}
+
+void WorkerImpl::write_held() {
+  if (held_lines.empty()) return;
+  const bool ok = channel.write_lines(held_lines);
+  sent(ok, held_blocks);
+  held_lines.clear();
+  held_blocks.clear();
+}
+
+void WorkerImpl::sent(bool ok, std::vector<SharedMemory>& handed) {
+  // The host is gone if the write failed; the parent watch ends us.
+  if (!ok) {
     take_back(handed);
   } else if (kBlocksDieWithTheirHandles && !handed.empty()) {
     std::lock_guard lock(handed_mu);
@@ -118,7 +146,7 @@ void WorkerImpl::update(WorkerTaskImpl& task, std::optional<std::string> message
   r.current = current;
   r.maximum = maximum;
   r.info = std::move(info);
-  respond(std::move(r));
+  respond(std::move(r), task.immediate);
 }
 
 int WorkerImpl::run(Worker& facade) {
@@ -170,8 +198,14 @@ void WorkerImpl::send_hello() {
 }
 
 void WorkerImpl::reader_loop() {
-  while (std::optional<std::string_view> line = channel.read_line())
+  while (true) {
+    // What immediate tasks have held back goes out before the reader may wait for input.
+    if (!channel.line_ready()) flush_held();
+    std::optional<std::string_view> line = channel.read_line();
+    if (!line) break;
     handle_line(*line);
+  }
+  flush_held();
   std::lock_guard lock(mu);
   eof = true;
   pool_ready.notify_all();
@@ -254,6 +288,7 @@ void WorkerImpl::handle_request(codec::Request request) {
     auto op = operations.find(task->operation);
     if (op != operations.end() && op->second.dispatch == Dispatch::immediate) {
       // Not filed in `active`: no CANCEL or second EXECUTE can be read before it ends.
+      task->immediate = true;
       execute(*task, &op->second);
       return;
     }
@@ -293,7 +328,7 @@ void WorkerImpl::execute(WorkerTaskImpl& task, const OperationEntry* op) {
   codec::Response launch;
   launch.type = ResponseType::LAUNCH;
   launch.task = task.id;
-  respond(std::move(launch));
+  respond(std::move(launch), task.immediate);
 
   codec::Response end;
   end.task = task.id;
@@ -304,7 +339,7 @@ void WorkerImpl::execute(WorkerTaskImpl& task, const OperationEntry* op) {
     end.type = ResponseType::FAILURE;
     end.error = fmt::format("Unknown operation '{}'; this worker knows: {}", task.operation,
                             known.empty() ? "(none)" : fmt::format("{}", fmt::join(known, ", ")));
-    respond(std::move(end));
+    respond(std::move(end), task.immediate);
     return;
   }
   WorkerTask facade(&task);
@@ -329,7 +364,7 @@ void WorkerImpl::execute(WorkerTaskImpl& task, const OperationEntry* op) {
       end.outputs = std::move(task.outputs);
       break;
   }
-  respond(std::move(end));
+  respond(std::move(end), task.immediate);
 }
 
 }  // namespace appose::detail

@@ -46,6 +46,9 @@ class WorkerTaskImpl {
   Args outputs;
   /// Set by a CANCEL request, from the reader thread.
   std::atomic<bool> cancel_requested{false};
+  /// Runs on the reader thread (Dispatch::immediate): its responses are held back and written
+  /// with those of the tasks read after it (WorkerImpl::respond()).
+  bool immediate = false;
 
   /// Records how the task is to end (WorkerTask::cancel(), fail(), or a throw): the last call
   /// wins.
@@ -96,8 +99,14 @@ class WorkerImpl {
 
   /// Encodes and sends one response. Outputs of a COMPLETION are handed over to the host only
   /// once the line exists (an unencodable output fails the task and stays the worker's), and
-  /// taken back if the line cannot be written.
-  void respond(codec::Response response);
+  /// taken back if the line cannot be written. With `hold` (the responses of immediate tasks)
+  /// the line joins those held back, which go out in one write when the reader is about to
+  /// wait for input (flush_held()), with an UPDATE (progress is never held), or when they
+  /// reach kHeldLimit: a task's LAUNCH and COMPLETION, and a run of requests that arrived
+  /// together, cost the host one wake-up instead of one per line.
+  void respond(codec::Response response, bool hold = false);
+  /// Writes the held responses now.
+  void flush_held();
 
   /// Sends an UPDATE for `task` (WorkerTask::update()).
   void update(WorkerTaskImpl& task, std::optional<std::string> message,
@@ -127,8 +136,24 @@ class WorkerImpl {
   /// execute() with the task's operation already looked up (nullptr: there is none).
   void execute(WorkerTaskImpl& task, const OperationEntry* op);
 
+  /// Writes the held responses; `held_mu` is held.
+  void write_held();
+  /// After a response was written (`ok`) or not: its handed-over blocks stay the host's (and,
+  /// where blocks die with their handles, open here), or become the worker's again.
+  void sent(bool ok, std::vector<SharedMemory>& handed);
+
+  /// Held responses are written once they reach this many bytes, whatever comes next.
+  static constexpr std::size_t kHeldLimit = std::size_t{64} << 10;
+
   /// Requests in, responses out; taken from stdin/stdout by run().
   platform::ProtocolChannel channel;
+  /// Guards `held_lines` and `held_blocks`: an immediate operation may send updates from
+  /// threads of its own.
+  std::mutex held_mu;
+  /// Responses of immediate tasks not written yet, each ending in a newline, in order.
+  std::string held_lines;
+  /// The blocks handed over in `held_lines`, taken back if they cannot be written.
+  std::vector<SharedMemory> held_blocks;
   /// Guards the queues, `active` and `eof`.
   std::mutex mu;
   /// Wake one serving loop of the pool, or the main thread's, when a task is queued for it;

@@ -53,6 +53,22 @@ TEST(LineReader, SplitsLinesWhateverTheReadSize) {
   }
 }
 
+TEST(LineReader, ReadySaysWhetherTheNextLineNeedsARead) {
+  // The worker writes what it has held back before a read that may wait (worker_impl.cpp).
+  Feed feed{"a\nb\npartial", 0};
+  LineReader reader;
+  EXPECT_FALSE(reader.ready());  // nothing read yet
+  EXPECT_EQ(reader.next(feed), "a");
+  EXPECT_EQ(feed.reads, 1U);
+  EXPECT_TRUE(reader.ready());  // "b" came with the same read
+  EXPECT_EQ(reader.next(feed), "b");
+  EXPECT_FALSE(reader.ready());  // "partial" has no newline yet
+  EXPECT_EQ(feed.reads, 1U);
+  EXPECT_EQ(reader.next(feed), "partial");  // the end of the stream ends it
+  EXPECT_TRUE(reader.ready());              // at the end, next() returns at once
+  EXPECT_EQ(reader.next(feed), std::nullopt);
+}
+
 TEST(LineReader, NothingAndATrailingNewlineEndWithoutAnEmptyLine) {
   Feed empty{""};
   EXPECT_TRUE(all_lines(empty).empty());

@@ -86,10 +86,17 @@ std::optional<std::string_view> ProtocolChannel::read_line() {
   });
 }
 
+bool ProtocolChannel::line_ready() noexcept {
+  return !state_ || state_->lines.ready();
+}
+
 bool ProtocolChannel::write_line(std::string line) {
-  if (!state_) return false;
   line.push_back('\n');
-  std::string_view data(line);
+  return write_lines(line);
+}
+
+bool ProtocolChannel::write_lines(std::string_view data) {
+  if (!state_) return false;
   std::lock_guard lock(state_->write_mu);
   while (!data.empty()) {
     ssize_t n = ::write(state_->out.get(), data.data(), data.size());

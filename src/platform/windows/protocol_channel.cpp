@@ -121,12 +121,20 @@ std::optional<std::string_view> ProtocolChannel::read_line() {
   });
 }
 
+bool ProtocolChannel::line_ready() noexcept {
+  return !state_ || state_->lines.ready();
+}
+
 bool ProtocolChannel::write_line(std::string line) {
-  if (!state_) return false;
   line.push_back('\n');
+  return write_lines(line);
+}
+
+bool ProtocolChannel::write_lines(std::string_view lines) {
+  if (!state_) return false;
   std::lock_guard lock(state_->write_mu);
   // A reader that is gone fails the write (ERROR_NO_DATA): Windows has no SIGPIPE.
-  return !win32::write_all(state_->out.get(), line.data(), line.size());
+  return !win32::write_all(state_->out.get(), lines.data(), lines.size());
 }
 
 }  // namespace appose::detail::platform

@@ -11,7 +11,8 @@
 // own counts, so the host's and the worker's hops can be told apart. Threads are listed in the
 // order they were started in (by thread id, which Linux hands out in increasing order).
 //
-// Usage: hops <worker_ops> [tasks] [--pin CPU]
+// Usage: hops <worker_ops> [tasks] [--pin CPU] [--op NAME]
+// (--op: the operation run, `noop` by default; `noop_immediate` for Dispatch::immediate)
 //   tasks      round trips after the first (default 10000; kWarmup more, counted too)
 //   --pin CPU  this process, its threads and the worker on one CPU (see PinnedToCpu)
 
@@ -84,7 +85,7 @@ void print_switches(const char* who, long pid, const std::map<long, Switches>& b
 }
 
 int usage(const char* argv0) {
-  std::fprintf(stderr, "usage: %s <worker_ops> [tasks] [--pin CPU]\n", argv0);
+  std::fprintf(stderr, "usage: %s <worker_ops> [tasks] [--pin CPU] [--op NAME]\n", argv0);
   return 2;
 }
 
@@ -98,6 +99,12 @@ int main(int argc, char** argv) {
     pin = std::stoi(*(it + 1));
     args.erase(it, it + 2);
   }
+  std::string op = "noop";
+  if (auto it = std::find(args.begin(), args.end(), "--op"); it != args.end()) {
+    if (it + 1 == args.end()) return usage(argv[0]);
+    op = *(it + 1);
+    args.erase(it, it + 2);
+  }
   if (args.empty() || args.size() > 2) return usage(argv[0]);
   const std::string worker_ops = args[0];
   const int tasks = args.size() > 1 ? std::stoi(args[1]) : 10000;
@@ -105,13 +112,13 @@ int main(int argc, char** argv) {
     std::optional<b::PinnedToCpu> pinned;
     if (pin) pinned.emplace(*pin);
     appose::Service service = b::cpp_worker_service(worker_ops);
-    service.task("noop").wait_for();  // the worker is up, its threads started
+    service.task(op).wait_for();  // the worker is up, its threads started
     const long host = ::getpid();
     const long worker = static_cast<long>(service.pid());
     auto host_before = thread_switches(host);
     auto worker_before = thread_switches(worker);
     auto t0 = b::Clock::now();
-    b::Stats rtt = b::stats(b::round_trips(service, "noop", tasks));
+    b::Stats rtt = b::stats(b::round_trips(service, op, tasks));
     double seconds = b::micros_since(t0) / 1e6;
     auto host_after = thread_switches(host);
     auto worker_after = thread_switches(worker);
@@ -119,9 +126,9 @@ int main(int argc, char** argv) {
 
     const double n = tasks + b::kWarmup;
     fmt::print(
-        "{} empty tasks (+{} warm-up), appose-cpp service → C++ worker{}: {:.2f} s; "
+        "{} empty tasks (+{} warm-up, `{}`), appose-cpp service → C++ worker{}: {:.2f} s; "
         "round trip median {:.1f} µs, p99 {:.1f} µs\n",
-        tasks, b::kWarmup, pin ? fmt::format(", pinned to CPU {}", *pin) : "", seconds, rtt.median,
+        tasks, b::kWarmup, op, pin ? fmt::format(", pinned to CPU {}", *pin) : "", seconds, rtt.median,
         rtt.p99);
     fmt::print("{:<36} {:>9} {:>9}\n", "context switches per task", "voluntary", "involunt.");
     print_switches("host", host, host_before, host_after, n);

@@ -2,7 +2,7 @@
 """A guard on the cost of a round trip that does not depend on the clock (issue 18).
 
   scripts/instructions.py [--build DIR] [--tasks N] [--baseline FILE] [--update | --no-compare]
-                          [--breakdown] [--keep DIR]
+                          [--breakdown] [--op NAME] [--keep DIR]
 
 Runs bench/hops (empty tasks one after another, appose-cpp service -> C++ worker, the `noop`
 operation of examples/worker_ops) under callgrind, both processes (--trace-children=yes; the
@@ -22,7 +22,8 @@ to add work, or a new compiler): commit the file with the change, saying why.
 --no-compare prints the figures only (for a build the baseline is not for, such as a Release
 build's breakdown). --breakdown also prints, for each thread, its instructions and calls to
 malloc per round trip and the functions with the largest inclusive cost (the hops of issue 18's
-table in docs/benchmarks.md).
+table in docs/benchmarks.md). --op runs another operation of examples/worker_ops (such as
+`noop_immediate`, Dispatch::immediate); only `noop`, the default, compares with the baseline.
 
 Exit status: 0 within the tolerance (or --update); 1 grown beyond it, or not comparable; 2 usage
 or tool error.
@@ -188,7 +189,7 @@ def tool_versions(build):
     return cache.get("CMAKE_BUILD_TYPE", "") or "untyped", compiler
 
 
-def run(build, tasks, keep):
+def run(build, tasks, keep, op):
     hops = os.path.join(build, "bench", "hops")
     worker = os.path.join(build, "examples", "worker_ops")
     for program in (hops, worker):
@@ -211,6 +212,8 @@ def run(build, tasks, keep):
         hops,
         worker,
         str(tasks),
+        "--op",
+        op,
     ]
     started = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True)
@@ -273,6 +276,7 @@ def main():
     parser.add_argument("--update", action="store_true", help="write this run as the baseline")
     parser.add_argument("--no-compare", action="store_true", help="print only, no baseline")
     parser.add_argument("--breakdown", action="store_true", help="per thread, top functions")
+    parser.add_argument("--op", default="noop", help="the operation run (noop)")
     parser.add_argument("--top", type=int, default=12, help="functions listed per thread")
     parser.add_argument("--keep", help="keep callgrind's files in this directory")
     args = parser.parse_args()
@@ -280,15 +284,17 @@ def main():
         fail("--tasks must be at least 1")
     if args.update and args.no_compare:
         fail("--update and --no-compare exclude each other")
+    if args.op != "noop" and not args.no_compare:
+        fail("the baseline is for `noop`: run another --op with --no-compare")
 
     build_type, compiler = tool_versions(args.build)
-    processes, seconds, output = run(args.build, args.tasks, args.keep)
+    processes, seconds, output = run(args.build, args.tasks, args.keep, args.op)
     round_trips = args.tasks + WARMUP + 1  # hops starts the worker with one task first
     if args.breakdown:
         print(output.rstrip())
     figures = report(processes, round_trips, args.breakdown, args.top)
     print(f"\ninstructions per round trip, appose-cpp service -> C++ worker ({round_trips} empty "
-          f"tasks under callgrind, {build_type} build, {compiler}; {seconds:.0f} s):")
+          f"`{args.op}` tasks under callgrind, {build_type} build, {compiler}; {seconds:.0f} s):")
     print(f"  host    {figures['host']:>12,.0f}")
     print(f"  worker  {figures['worker']:>12,.0f}")
     print(f"  sum     {figures['total']:>12,.0f}")

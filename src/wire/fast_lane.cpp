@@ -51,8 +51,11 @@ bool optional_int(FlatObject& o, std::string_view key, std::optional<std::int64_
   return true;
 }
 
-/// The message's type: only a plain string is taken (type names never need escapes).
-std::optional<std::string_view> type_of(FlatObject& o, std::string_view key) {
+/// Reads `line` into `o` and returns its type, the member `key`: nullopt if the line is not
+/// one flat-readable object or the type is not a plain string (type names need no escapes).
+std::optional<std::string_view> read_typed(std::string_view line, FlatObject& o,
+                                           std::string_view key) {
+  if (!read_flat_object(line, o)) return std::nullopt;
   FlatField* f = o.find(key);
   if (f == nullptr || !f->text) return std::nullopt;
   return f->text;
@@ -62,8 +65,7 @@ std::optional<std::string_view> type_of(FlatObject& o, std::string_view key) {
 
 std::optional<Request> read_task_request(std::string_view line) {
   FlatObject o;
-  if (!read_flat_object(line, o)) return std::nullopt;
-  std::optional<std::string_view> name = type_of(o, "requestType");
+  std::optional<std::string_view> name = read_typed(line, o, "requestType");
   if (!name) return std::nullopt;
   std::optional<RequestType> type = parse_request_type(*name);
   if (type != RequestType::EXECUTE && type != RequestType::CANCEL) return std::nullopt;
@@ -85,8 +87,7 @@ std::optional<Request> read_task_request(std::string_view line) {
 
 std::optional<Response> read_task_response(std::string_view line) {
   FlatObject o;
-  if (!read_flat_object(line, o)) return std::nullopt;
-  std::optional<std::string_view> name = type_of(o, "responseType");
+  std::optional<std::string_view> name = read_typed(line, o, "responseType");
   if (!name) return std::nullopt;
   std::optional<ResponseType> type = parse_response_type(*name);
   if (!type) return std::nullopt;

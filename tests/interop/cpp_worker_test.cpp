@@ -289,25 +289,36 @@ TEST(CppWorker, MainQueueRunsOnTheRunThread) {
   close_cleanly(service);
 }
 
+/// Long tasks on every thread of worker_ops' pool (its default size), started.
+std::vector<Task> occupy_pool(Service& service) {
+  std::vector<Task> tasks;
+  for (unsigned i = 0; i < std::max(2U, std::thread::hardware_concurrency()); ++i) {
+    tasks.push_back(service.task("steps", {{"n", 1'000'000}}));
+    tasks.back().start();
+  }
+  return tasks;
+}
+
+/// Cancels occupy_pool()'s tasks and checks that they end canceled.
+void cancel_all(std::vector<Task>& tasks) {
+  for (auto& t : tasks)
+    t.cancel();
+  for (auto& t : tasks) {
+    EXPECT_THROW(t.wait_for(), TaskException);
+    EXPECT_EQ(t.status(), TaskStatus::CANCELED);
+  }
+}
+
 TEST(CppWorker, MainQueueRunsWhilePoolIsBusy) {
   APPOSE_REQUIRE_WORKER_OPS();
   // The main thread is not one of the pool's: a main task is served while long tasks occupy
   // every pool thread.
   Service service = worker_service();
-  std::vector<Task> long_tasks;
-  for (unsigned i = 0; i < std::max(2U, std::thread::hardware_concurrency()); ++i) {
-    long_tasks.push_back(service.task("steps", {{"n", 1'000'000}}));
-    long_tasks.back().start();
-  }
+  std::vector<Task> long_tasks = occupy_pool(service);
   Task on_main = service.task("main_thread", {}, "main");
   ASSERT_TRUE(on_main.wait_for(5s));
   EXPECT_TRUE(on_main.outputs().at("on_main").get<bool>());
-  for (auto& t : long_tasks)
-    t.cancel();
-  for (auto& t : long_tasks) {
-    EXPECT_THROW(t.wait_for(), TaskException);
-    EXPECT_EQ(t.status(), TaskStatus::CANCELED);
-  }
+  cancel_all(long_tasks);
   close_cleanly(service);
 }
 
@@ -316,11 +327,7 @@ TEST(CppWorker, ImmediateOperationRunsWhilePoolIsBusy) {
   // Dispatch::immediate runs on the reader thread: neither a pool thread (all busy here) nor
   // the main thread.
   Service service = worker_service();
-  std::vector<Task> long_tasks;
-  for (unsigned i = 0; i < std::max(2U, std::thread::hardware_concurrency()); ++i) {
-    long_tasks.push_back(service.task("steps", {{"n", 1'000'000}}));
-    long_tasks.back().start();
-  }
+  std::vector<Task> long_tasks = occupy_pool(service);
   Task quick = service.task("main_thread_immediate");
   ASSERT_TRUE(quick.wait_for(5s));
   EXPECT_EQ(quick.status(), TaskStatus::COMPLETE);
@@ -328,12 +335,7 @@ TEST(CppWorker, ImmediateOperationRunsWhilePoolIsBusy) {
   Task noop = service.task("noop_immediate");
   ASSERT_TRUE(noop.wait_for(5s));
   EXPECT_EQ(noop.status(), TaskStatus::COMPLETE);
-  for (auto& t : long_tasks)
-    t.cancel();
-  for (auto& t : long_tasks) {
-    EXPECT_THROW(t.wait_for(), TaskException);
-    EXPECT_EQ(t.status(), TaskStatus::CANCELED);
-  }
+  cancel_all(long_tasks);
   close_cleanly(service);
 }
 

@@ -636,6 +636,14 @@ except TaskException as e:
 t = s.task("main_thread", queue="main").wait_for()
 r["on_main"] = t.outputs["on_main"]
 
+# Dispatch::immediate: LAUNCH and COMPLETION reach appose-python in one write, and tasks
+# started together come back in one.
+quick = [s.task("main_thread_immediate") for _ in range(20)]
+for t in quick:
+    t.start()
+r["immediate"] = [t.wait_for().status.value for t in quick]
+r["immediate_on_main"] = any(t.outputs["on_main"] for t in quick)
+
 t = s.task("make", {"n": 6}).wait_for()
 out = t.outputs["array"]
 arr = out.ndarray()
@@ -672,6 +680,8 @@ print(json.dumps(r))
   EXPECT_EQ(r["fail_status"], "FAILED");
   EXPECT_TRUE(contains(r.value("unknown", ""), "Unknown operation 'nope'")) << r.dump();
   EXPECT_EQ(r["on_main"], true);
+  EXPECT_EQ(r["immediate"], json(std::vector<std::string>(20, "COMPLETE")));
+  EXPECT_EQ(r["immediate_on_main"], false);
   EXPECT_EQ(r["make"], (json{0.0, 1.0, 2.0, 3.0, 4.0, 5.0}));
   EXPECT_EQ(r["make_dtype"], "float64");
   EXPECT_EQ(r["make_shape"], (json{6}));

@@ -171,6 +171,14 @@ public class DriveCppWorker {
             && fail.error.contains("std::runtime_error: boom"),
         "status " + fail.status + ", error " + fail.error);
 
+    // An immediate operation (Dispatch::immediate): LAUNCH and COMPLETION in one write.
+    Service.Task quick = service.task("main_thread_immediate").waitFor();
+    check(
+        "immediate",
+        quick.status == Service.TaskStatus.COMPLETE
+            && Boolean.FALSE.equals(quick.outputs.get("on_main")),
+        "status " + quick.status + ", outputs " + quick.outputs);
+
     // make: the worker creates the block and hands it over; this side unlinks it.
     Service.Task make = service.task("make", inputs("n", 4)).waitFor();
     Object array = make.outputs.get("array");

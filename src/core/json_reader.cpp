@@ -114,7 +114,7 @@ class Reader {
       FlatField& field = out.fields[out.size++];
       field.key = name;
       field.text.reset();
-      field.value = Value();
+      field.value.reset();
       const char* text = p_ + 1;
       const char* q = text;
       if (p_ < end_ && *p_ == '"') {
@@ -124,7 +124,7 @@ class Reader {
       if (p_ < end_ && *p_ == '"' && q < end_ && *q == '"') {
         field.text = std::string_view(text, static_cast<std::size_t>(q - text));
         p_ = q + 1;
-      } else if (!value(field.value, 1) || bad_utf8_) {
+      } else if (!value(field.value.emplace(), 1) || bad_utf8_) {
         return false;
       }
       skip_space();

@@ -35,11 +35,13 @@ ReadResult read_value(std::string_view text, std::size_t start, Value& out);
 
 /// One member of a FlatObject. A string of printable ASCII without escapes (task ids, message
 /// types, operation names: nearly every string of a protocol message) is a view into the
-/// line, so reading it allocates nothing; any other value is decoded into `value`.
+/// line, so reading it allocates nothing; any other value is decoded into `value`. Exactly
+/// one of `text` and `value` is set. (Optional rather than null, so that the members a line
+/// does not use cost nothing to make and destroy.)
 struct FlatField {
   std::string_view key;                  ///< as written: only keys without escapes are accepted
   std::optional<std::string_view> text;  ///< the plain string's contents, when it is one
-  Value value;                           ///< the value otherwise (null while `text` is set)
+  std::optional<Value> value;            ///< the value otherwise
 };
 
 /// The members of a one-level read of an object (read_flat_object()), in line order.

@@ -141,7 +141,7 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   /// Keeps one stderr line and looks for appose-python's init warning (I/O thread).
   void handle_stderr_line(std::string line);
   /// Applies a response to its task, which leaves the table when it ends (I/O thread).
-  void deliver(codec::Response response);
+  void deliver(codec::Response&& response);
   /// Records a HELLO as worker_info(), reporting a protocol mismatch (I/O thread).
   void handle_hello(const codec::Response& hello);
   /// Answers a CALL with an error REPLY (I/O thread).
@@ -276,7 +276,7 @@ class TaskImpl : public std::enable_shared_from_this<TaskImpl> {
     bool listeners = false;  // ...and its listeners will run on the event thread
   };
   /// Applies a response from the worker (I/O thread).
-  [[nodiscard]] Applied handle(codec::Response response);
+  [[nodiscard]] Applied handle(codec::Response&& response);
   /// Ends the task as CRASHED with `report` (worker gone).
   [[nodiscard]] Applied crash(std::string report);
   /// Drops the caller's reference to `task`, then wakes its waiters if `applied` ended it. Every

@@ -136,7 +136,7 @@ void ServiceImpl::handle_stdout_line(std::string_view line) {
   }
 }
 
-void ServiceImpl::deliver(codec::Response response) {
+void ServiceImpl::deliver(codec::Response&& response) {
   auto task = find_task(*response.task);
   if (!task) {
     debug_service("No such task: " + *response.task);

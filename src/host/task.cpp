@@ -211,9 +211,10 @@ Args TaskImpl::adopt_outputs(Args outputs) const {
   return adopt(Value(std::move(outputs)), input_blocks).get<Args>();
 }
 
-TaskImpl::Applied TaskImpl::handle(codec::Response response) {
+TaskImpl::Applied TaskImpl::handle(codec::Response&& response) {
   auto service = service_.lock();
-  if (response.type == ResponseType::COMPLETION) {
+  // Empty outputs (most small tasks') have nothing to resolve or adopt.
+  if (response.type == ResponseType::COMPLETION && !response.outputs.empty()) {
     try {
       // Proxies own the service, as Task handles do; the task is out of the service's table
       // by now, so this makes no cycle.

@@ -22,9 +22,9 @@ bool optional_string(FlatObject& o, std::string_view key, std::optional<std::str
     out.emplace(*f->text);
     return true;
   }
-  if (f->value.is_null()) return true;
-  if (!f->value.is_string()) return false;
-  out = f->value.get<std::string>();
+  if (f->value->is_null()) return true;
+  if (!f->value->is_string()) return false;
+  out = f->value->get<std::string>();
   return true;
 }
 
@@ -32,19 +32,19 @@ bool optional_string(FlatObject& o, std::string_view key, std::optional<std::str
 /// of another type.
 bool optional_object(FlatObject& o, std::string_view key, Args& out) {
   FlatField* f = o.find(key);
-  if (f == nullptr || (!f->text && f->value.is_null())) return true;
-  if (f->text || !f->value.is_object()) return false;
-  out = std::move(f->value.as_object());
+  if (f == nullptr || (!f->text && f->value->is_null())) return true;
+  if (f->text || !f->value->is_object()) return false;
+  out = std::move(f->value->as_object());
   return true;
 }
 
 /// The integer member `key`, as take_int() reads it; false when it is not one.
 bool optional_int(FlatObject& o, std::string_view key, std::optional<std::int64_t>& out) {
   FlatField* f = o.find(key);
-  if (f == nullptr || (!f->text && f->value.is_null())) return true;
+  if (f == nullptr || (!f->text && f->value->is_null())) return true;
   if (f->text) return false;
   try {
-    out = f->value.get<std::int64_t>();
+    out = f->value->get<std::int64_t>();
   } catch (const TypeError&) {
     return false;
   }
@@ -104,7 +104,7 @@ std::optional<Response> read_task_response(std::string_view line) {
         return std::nullopt;
       }
       if (FlatField* info = o.find("info")) {
-        r.info = info->text ? Value(std::string(*info->text)) : std::move(info->value);
+        r.info = info->text ? Value(std::string(*info->text)) : std::move(*info->value);
       }
       break;
     case ResponseType::COMPLETION:
@@ -115,10 +115,10 @@ std::optional<Response> read_task_response(std::string_view line) {
         // As to_response(): a non-string error is kept as its JSON text.
         if (error->text) {
           r.error.emplace(*error->text);
-        } else if (error->value.is_string()) {
-          r.error = error->value.get<std::string>();
-        } else if (!error->value.is_null()) {
-          r.error = write(error->value);
+        } else if (error->value->is_string()) {
+          r.error = error->value->get<std::string>();
+        } else if (!error->value->is_null()) {
+          r.error = write(*error->value);
         }
       }
       break;

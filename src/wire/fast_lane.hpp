@@ -4,8 +4,8 @@
 // CANCEL in, LAUNCH, UPDATE, COMPLETION, FAILURE and CANCELATION out), each alone on its line,
 // read straight into their structs. The general path (split_line() into a Value tree per
 // message, then to_request()/to_response()) reads any line, finds several messages on one and
-// reports what is wrong; for the common line it cost about as much as everything else a round
-// trip does (docs/benchmarks.md). The fast lane gives the same struct for the lines it takes
+// reports what is wrong; for the common line it was the largest single cost of a round trip
+// (docs/benchmarks.md). The fast lane gives the same struct for the lines it takes
 // and declines the rest, which then go the general way: it never refuses or reports anything
 // itself, so nothing a worker or host sees depends on which way a line went.
 

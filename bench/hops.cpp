@@ -128,8 +128,8 @@ int main(int argc, char** argv) {
     fmt::print(
         "{} empty tasks (+{} warm-up, `{}`), appose-cpp service → C++ worker{}: {:.2f} s; "
         "round trip median {:.1f} µs, p99 {:.1f} µs\n",
-        tasks, b::kWarmup, op, pin ? fmt::format(", pinned to CPU {}", *pin) : "", seconds, rtt.median,
-        rtt.p99);
+        tasks, b::kWarmup, op, pin ? fmt::format(", pinned to CPU {}", *pin) : "", seconds,
+        rtt.median, rtt.p99);
     fmt::print("{:<36} {:>9} {:>9}\n", "context switches per task", "voluntary", "involunt.");
     print_switches("host", host, host_before, host_after, n);
     print_switches("worker", worker, worker_before, worker_after, n);

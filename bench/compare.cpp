@@ -655,20 +655,20 @@ int main(int argc, char** argv) {
 
     // 2. Round trip on the C++ worker.
     measure_both("2a", [&] { return b::cat_floor(rtt); });
-    measure_both("2b", [&] { return b::bare_worker(o.worker_ops, rtt, "noop"); });
-    measure_both("2c", [&] {
+    // A fresh service on the C++ worker per series, running `measure` with it.
+    auto on_cpp_worker = [&](const auto& measure) {
       appose::Service s = b::cpp_worker_service(o.worker_ops);
-      auto us = b::round_trips(s, "noop", rtt);
+      auto samples = measure(s);
       b::stop(s);
-      return us;
-    });
-    measure_both("2d", [&] { return b::bare_worker(o.worker_ops, rtt, "noop_immediate"); });
-    measure_both("2e", [&] {
-      appose::Service s = b::cpp_worker_service(o.worker_ops);
-      auto us = b::round_trips(s, "noop_immediate", rtt);
-      b::stop(s);
-      return us;
-    });
+      return samples;
+    };
+    for (const char* op : {"noop", "noop_immediate"}) {
+      const bool pool = std::string_view(op) == "noop";
+      measure_both(pool ? "2b" : "2d", [&] { return b::bare_worker(o.worker_ops, rtt, op); });
+      measure_both(pool ? "2c" : "2e", [&] {
+        return on_cpp_worker([&](appose::Service& s) { return b::round_trips(s, op, rtt); });
+      });
+    }
 
     // 3. Start-up.
     t.measure("3a", [&] {
@@ -702,18 +702,12 @@ int main(int argc, char** argv) {
     t.measure("6c",
               [&] { return on_python(b::python_code_service(py, b::kPythonWorkerCode), flight); });
     python_jobs({{"6d", j_flight}, {"6e", j_flight_locked}});
-    measure_both("6h", [&] {
-      appose::Service s = b::cpp_worker_service(o.worker_ops);
-      auto rates = b::in_flight(s, "noop", flight_total, kWindow);
-      b::stop(s);
-      return rates;
-    });
-    measure_both("6i", [&] {
-      appose::Service s = b::cpp_worker_service(o.worker_ops);
-      auto rates = b::in_flight(s, "noop_immediate", flight_total, kWindow);
-      b::stop(s);
-      return rates;
-    });
+    for (const char* op : {"noop", "noop_immediate"}) {
+      measure_both(std::string_view(op) == "noop" ? "6h" : "6i", [&] {
+        return on_cpp_worker(
+            [&](appose::Service& s) { return b::in_flight(s, op, flight_total, kWindow); });
+      });
+    }
   }
 
   // 5. A 10 MB JSON input: few, long samples, so one round (and one untimed run each).

@@ -466,15 +466,14 @@ ReadResult read_value(std::string_view text, std::size_t start, Value& out) {
 
 bool read_flat_object(std::string_view line, FlatObject& out) {
   out.size = 0;
-  auto line_space = [](char c) { return is_json_space(c) || c == '\v' || c == '\f'; };
   std::size_t start = 0;
-  while (start < line.size() && line_space(line[start]))
+  while (start < line.size() && is_line_space(line[start]))
     ++start;
   if (start == line.size() || line[start] != '{') return false;
   Reader reader(line, start);
   if (!reader.flat_object(out)) return false;
   for (std::size_t i = reader.position(); i < line.size(); ++i) {
-    if (!line_space(line[i])) return false;
+    if (!is_line_space(line[i])) return false;
   }
   return true;
 }

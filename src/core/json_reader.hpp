@@ -33,6 +33,12 @@ struct ReadResult {
 /// than mistake an object nested inside it for a message). Offsets are offsets in `text`.
 ReadResult read_value(std::string_view text, std::size_t start, Value& out);
 
+/// White space around the objects of a line: JSON's, plus the vertical tab and form feed (a
+/// stray one on a line is not worth recording). split_line() and read_flat_object() agree on it.
+[[nodiscard]] constexpr bool is_line_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
 /// One member of a FlatObject. A string of printable ASCII without escapes (task ids, message
 /// types, operation names: nearly every string of a protocol message) is a view into the
 /// line, so reading it allocates nothing; any other value is decoded into `value`. Exactly

@@ -16,12 +16,6 @@ namespace {
 /// At most this many reasons are listed in one note about an invalid piece of a line.
 constexpr std::size_t kMaxReasons = 3;
 
-// Wider than JSON's white space: a stray form feed or vertical tab on a line is not worth
-// recording.
-bool is_line_space(char c) noexcept {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
 /// Finds the JSON objects of one line: probes each '{' (and '[', to skip arrays whole) with
 /// the JSON reader, and collects the text between the objects found with the reasons it is
 /// not one.

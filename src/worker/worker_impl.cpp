@@ -283,15 +283,15 @@ void WorkerImpl::handle_request(codec::Request request) {
     fail_request(task->id, fmt::format("The task's inputs could not be decoded: {}", e.what()));
     return;
   }
+  if (auto op = operations.find(task->operation); op != operations.end()) {
+    task->entry = &op->second;
+  }
   const bool main = request.queue && *request.queue == "main";
-  if (!main) {
-    auto op = operations.find(task->operation);
-    if (op != operations.end() && op->second.dispatch == Dispatch::immediate) {
-      // Not filed in `active`: no CANCEL or second EXECUTE can be read before it ends.
-      task->immediate = true;
-      execute(*task, &op->second);
-      return;
-    }
+  if (!main && task->entry != nullptr && task->entry->dispatch == Dispatch::immediate) {
+    // Not filed in `active`: no CANCEL or second EXECUTE can be read before it ends.
+    task->immediate = true;
+    execute(*task);
+    return;
   }
   std::lock_guard lock(mu);
   active[task->id] = task;
@@ -320,11 +320,6 @@ void WorkerImpl::serve(std::deque<std::shared_ptr<WorkerTaskImpl>>& queue,
 }
 
 void WorkerImpl::execute(WorkerTaskImpl& task) {
-  auto op = operations.find(task.operation);
-  execute(task, op == operations.end() ? nullptr : &op->second);
-}
-
-void WorkerImpl::execute(WorkerTaskImpl& task, const OperationEntry* op) {
   codec::Response launch;
   launch.type = ResponseType::LAUNCH;
   launch.task = task.id;
@@ -332,7 +327,7 @@ void WorkerImpl::execute(WorkerTaskImpl& task, const OperationEntry* op) {
 
   codec::Response end;
   end.task = task.id;
-  if (op == nullptr) {
+  if (task.entry == nullptr) {
     std::vector<std::string> known;
     for (const auto& [name, entry] : operations)
       known.push_back(name);
@@ -344,7 +339,7 @@ void WorkerImpl::execute(WorkerTaskImpl& task, const OperationEntry* op) {
   }
   WorkerTask facade(&task);
   try {
-    op->run(facade);
+    task.entry->run(facade);
   } catch (const std::exception& e) {
     task.end_as(WorkerTaskImpl::Ending::fail, fmt::format("{}: {}", demangled_type(e), e.what()));
   } catch (...) {

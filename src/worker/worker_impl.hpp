@@ -28,6 +28,12 @@
 
 namespace appose::detail {
 
+/// A defined operation and the thread it runs on (Worker::define()).
+struct OperationEntry {
+  Operation run;
+  Dispatch dispatch = Dispatch::pool;
+};
+
 /// One request being served: what a WorkerTask refers to while its operation runs.
 class WorkerTaskImpl {
  public:
@@ -40,6 +46,9 @@ class WorkerTaskImpl {
   std::string id;
   /// The operation's name: the request's script, trimmed.
   std::string operation;
+  /// The operation defined under that name, looked up once when the request is read; null if
+  /// there is none (the task then fails, naming the known ones).
+  const OperationEntry* entry = nullptr;
   /// The request's inputs, their blocks attached.
   Args inputs;
   /// What the operation produces; sent with the COMPLETION.
@@ -63,12 +72,6 @@ class WorkerTaskImpl {
   Ending ending = Ending::complete;
   /// The failure message, for Ending::fail.
   std::string failure;
-};
-
-/// A defined operation and the thread it runs on (Worker::define()).
-struct OperationEntry {
-  Operation run;
-  Dispatch dispatch = Dispatch::pool;
 };
 
 /// The worker itself: its settings (from the Worker facade), its exports, and the serving loop.
@@ -133,8 +136,6 @@ class WorkerImpl {
   void serve(std::deque<std::shared_ptr<WorkerTaskImpl>>& queue, std::condition_variable& ready);
   /// Runs one task's operation between its LAUNCH and its final response.
   void execute(WorkerTaskImpl& task);
-  /// execute() with the task's operation already looked up (nullptr: there is none).
-  void execute(WorkerTaskImpl& task, const OperationEntry* op);
 
   /// Writes the held responses; `held_mu` is held.
   void write_held();

@@ -25,13 +25,21 @@ inline std::string fast_lane_mismatch(std::string_view line) {
   if (contents.messages.size() != 1 || !contents.invalid.empty()) {
     return "the fast lane read a line that is not exactly one message";
   }
-  if (fast_request) {
-    codec::Request slow;
+  // The general path's reading of the one message (`decode`: to_request or to_response), or
+  // what it says when it refuses it.
+  std::string refused;
+  auto general = [&](auto decode, const char* what) {
     try {
-      slow = codec::to_request(contents.messages.front());
+      return decode(contents.messages.front());
     } catch (const std::exception& e) {
-      return std::string("the fast lane read a request that to_request() refuses: ") + e.what();
+      refused = std::string("the fast lane read a ") + what +
+                " that the general path refuses: " + e.what();
+      return decltype(decode(contents.messages.front())){};
     }
+  };
+  if (fast_request) {
+    const codec::Request slow = general(codec::to_request, "request");
+    if (!refused.empty()) return refused;
     if (slow.task != fast_request->task || slow.type != fast_request->type ||
         slow.script != fast_request->script || slow.queue != fast_request->queue ||
         !same_value(Value(slow.inputs), Value(fast_request->inputs))) {
@@ -39,12 +47,8 @@ inline std::string fast_lane_mismatch(std::string_view line) {
     }
   }
   if (fast_response) {
-    codec::Response slow;
-    try {
-      slow = codec::to_response(contents.messages.front());
-    } catch (const std::exception& e) {
-      return std::string("the fast lane read a response that to_response() refuses: ") + e.what();
-    }
+    const codec::Response slow = general(codec::to_response, "response");
+    if (!refused.empty()) return refused;
     const codec::Response& fast = *fast_response;
     if (slow.type != fast.type || slow.task != fast.task || slow.message != fast.message ||
         slow.current != fast.current || slow.maximum != fast.maximum ||

@@ -4,6 +4,7 @@
 //   sum          inputs: data (NDArray float32/float64)  outputs: total
 //   scale        inputs: data (NDArray float32), factor   scales data in place (zero copy)
 //   steps        inputs: n                                n UPDATEs; stops early when canceled
+//   wait_cancel  -                                        runs, silent, until canceled
 //   make         inputs: n                                outputs: array, a new float64 NDArray
 //                                                         0..n-1 (handed over to the host)
 //   fail         inputs: message                          fails with that message
@@ -63,6 +64,14 @@ int main() {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     task.outputs()["done"] = n;
+  });
+
+  // Sends nothing while it runs, as many real operations do between their LAUNCH and their
+  // end; cancel_requested() is only a flag, so it is looked at every millisecond.
+  worker.define("wait_cancel", [](appose::WorkerTask& task) {
+    while (!task.cancel_requested())
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    task.cancel();
   });
 
   worker.define("make", [](appose::WorkerTask& task) {

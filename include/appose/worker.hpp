@@ -100,8 +100,11 @@ using Operation = std::function<void(WorkerTask&)>;
 /// Which thread runs an operation (Worker::define()). A request with `queue: "main"` runs on
 /// the thread that called run() whatever its operation's dispatch says.
 enum class Dispatch : std::uint8_t {
-  /// On a thread of the pool (max_concurrency()): the reader hands the task over and goes on
-  /// reading, so a CANCEL reaches the task while it runs and other tasks run beside it.
+  /// On a thread of the pool (max_concurrency()), so a CANCEL reaches the task while it runs
+  /// and other tasks run beside it. When the pool is idle and nothing else waits to be read,
+  /// the thread that read the request runs it, saving the hand-off; if it runs for more than
+  /// a millisecond another pool thread takes over reading, so a long task delays its
+  /// LAUNCH, later requests and its CANCEL by at most that (docs/worker.md, "Threads").
   pool,
   /// At once, on the thread that reads requests, before the next request is read. No hand-off
   /// to another thread: a round trip costs one context switch less, which is most of the
@@ -120,9 +123,10 @@ enum class Dispatch : std::uint8_t {
 /// process named by APPOSE_PARENT_PID, which also kills the worker's process group if it leads
 /// one; else the parent, and then only this process.
 ///
-/// Threads: a reader thread decodes requests; operations run on a pool of worker threads
-/// (max_concurrency()), or on the reader thread itself when defined with Dispatch::immediate;
-/// requests with `queue: "main"` run on the thread that called run(), in order of arrival.
+/// Threads: operations run on a pool of max_concurrency() threads, plus one that reads and
+/// decodes requests (the pool's threads take that part in turn; see Dispatch::pool), or on the
+/// reading thread itself when defined with Dispatch::immediate; requests with `queue: "main"`
+/// run on the thread that called run(), in order of arrival.
 class APPOSE_EXPORT Worker {
  public:
   Worker();

@@ -80,7 +80,7 @@ std::pair<WorkerTaskImpl::Ending, std::string> WorkerTaskImpl::take_ending() {
   return {ending, std::move(failure)};
 }
 
-void WorkerImpl::respond(codec::Response response, bool hold) {
+void WorkerImpl::respond(codec::Response response, const WorkerTaskImpl* task) {
   const bool update = response.type == ResponseType::UPDATE;
   std::string line;
   std::vector<SharedMemory> handed;
@@ -99,7 +99,7 @@ void WorkerImpl::respond(codec::Response response, bool hold) {
     failure.error = fmt::format("The task's response could not be encoded: {}", e.what());
     line = codec::encode_response(failure);
   }
-  if (!hold) {
+  if (task == nullptr || !(task->immediate || task->on_reader)) {
     const bool ok = channel.write_line(std::move(line));
     sent(ok, handed);
     return;
@@ -109,7 +109,9 @@ void WorkerImpl::respond(codec::Response response, bool hold) {
   held_lines += '\n';
   for (auto& shm : handed)
     held_blocks.push_back(std::move(shm));
-  if (update || held_lines.size() >= kHeldLimit) write_held();
+  // A released task's line goes out with what is held before it (its LAUNCH, perhaps): the
+  // new reader might not write that before it waits for input.
+  if (update || task->released || held_lines.size() >= kHeldLimit) write_held();
 }
 
 void WorkerImpl::flush_held() {
@@ -146,7 +148,7 @@ void WorkerImpl::update(WorkerTaskImpl& task, std::optional<std::string> message
   r.current = current;
   r.maximum = maximum;
   r.info = std::move(info);
-  respond(std::move(r), task.immediate);
+  respond(std::move(r), &task);
 }
 
 int WorkerImpl::run(Worker& facade) {
@@ -176,16 +178,27 @@ int WorkerImpl::run(Worker& facade) {
       warn("init hook failed with a non-standard exception");
     }
   }
+  try {
+    alarm = std::make_unique<platform::Alarm>();
+  } catch (const Error& e) {
+    warn(fmt::format("every task will be handed to the pool: {}", e.what()));
+  }
+  std::thread watcher;
+  if (alarm) watcher = std::thread([this] { watch_reader(); });
+  // One thread more than max_concurrency(): one of them reads (reader_wanted starts true), so
+  // that many can run tasks.
   std::vector<std::thread> pool;
-  pool.reserve(concurrency);
-  for (std::size_t i = 0; i < concurrency; ++i)
-    pool.emplace_back([this] { serve(pool_queue, pool_ready); });
-  std::thread reader([this] { reader_loop(); });
+  pool.reserve(concurrency + 1);
+  for (std::size_t i = 0; i <= concurrency; ++i)
+    pool.emplace_back([this] { pool_thread(); });
 
-  serve(main_queue, main_ready);
-  reader.join();
+  serve_main();
   for (auto& t : pool)
     t.join();
+  if (alarm) {
+    alarm->stop();
+    watcher.join();
+  }
   return 0;
 }
 
@@ -197,13 +210,13 @@ void WorkerImpl::send_hello() {
   channel.write_line(codec::encode_response(r));
 }
 
-void WorkerImpl::reader_loop() {
+void WorkerImpl::read_requests() {
   while (true) {
     // What immediate tasks have held back goes out before the reader may wait for input.
     if (!channel.line_ready()) flush_held();
     std::optional<std::string_view> line = channel.read_line();
     if (!line) break;
-    handle_line(*line);
+    if (!handle_line(*line)) return;
   }
   flush_held();
   std::lock_guard lock(mu);
@@ -220,12 +233,11 @@ void WorkerImpl::fail_request(std::string task_id, std::string error) {
   respond(std::move(r));
 }
 
-void WorkerImpl::handle_line(std::string_view line) {
+bool WorkerImpl::handle_line(std::string_view line) {
   // Nearly every line is one EXECUTE or CANCEL, read without a Value tree; the rest (and any
   // line the fast lane declines) is read in full, with its faults reported.
   if (std::optional<codec::Request> request = codec::read_task_request(line)) {
-    handle_request(std::move(*request));
-    return;
+    return handle_request(std::move(*request), true);
   }
   codec::LineContents contents = codec::split_line(line);
   for (const auto& bad : contents.invalid) {
@@ -251,27 +263,29 @@ void WorkerImpl::handle_line(std::string_view line) {
       }
       continue;
     }
+    // Several requests on one line: none runs here, so this thread stays the reader.
     handle_request(std::move(request));
   }
+  return true;
 }
 
-void WorkerImpl::handle_request(codec::Request request) {
+bool WorkerImpl::handle_request(codec::Request request, bool may_run_here) {
   if (request.type == RequestType::REPLY) {
     // This worker makes no CALLs, so no REPLY is awaited.
     warn("ignoring a REPLY: this worker makes no CALLs");
-    return;
+    return true;
   }
   if (request.type == RequestType::CANCEL) {
     std::lock_guard lock(mu);
     auto it = active.find(request.task);
     if (it != active.end()) it->second->cancel_requested = true;
     // A CANCEL for a task that has just ended is normal: nothing to do.
-    return;
+    return true;
   }
   if (is_active(request.task)) {
     warn(
         fmt::format("ignoring a second EXECUTE for task {}, which is still running", request.task));
-    return;
+    return true;
   }
   auto task = std::make_shared<WorkerTaskImpl>();
   task->worker = this;
@@ -281,7 +295,7 @@ void WorkerImpl::handle_request(codec::Request request) {
     task->inputs = codec::resolve(std::move(request.inputs));
   } catch (const std::exception& e) {
     fail_request(task->id, fmt::format("The task's inputs could not be decoded: {}", e.what()));
-    return;
+    return true;
   }
   if (auto op = operations.find(task->operation); op != operations.end()) {
     task->entry = &op->second;
@@ -291,12 +305,58 @@ void WorkerImpl::handle_request(codec::Request request) {
     // Not filed in `active`: no CANCEL or second EXECUTE can be read before it ends.
     task->immediate = true;
     execute(*task);
-    return;
+    return true;
   }
-  std::lock_guard lock(mu);
+  std::unique_lock lock(mu);
   active[task->id] = task;
+  if (!main && may_run_here && alarm && idle > 0 && pool_queue.empty() && !channel.line_ready()) {
+    // The pool is idle and the reader has nothing else to read: running the task here saves
+    // the hand-off. Should it run long, watch_reader() has an idle thread take over reading.
+    task->on_reader = true;
+    reader_task = task;
+    reader_task_since = std::chrono::steady_clock::now();
+    if (!alarm_set) {
+      alarm_set = true;
+      alarm->set(kTakeover);
+    }
+    lock.unlock();
+    execute(*task);
+    lock.lock();
+    active.erase(task->id);
+    if (task->released) return false;
+    reader_task.reset();
+    return true;
+  }
   (main ? main_queue : pool_queue).push_back(task);
   (main ? main_ready : pool_ready).notify_one();
+  return true;
+}
+
+void WorkerImpl::watch_reader() {
+  while (alarm->wait()) {
+    std::lock_guard lock(mu);
+    if (!reader_task) {
+      // Rang after the reader's last task ended: nothing to watch until the next one sets it.
+      alarm_set = false;
+      continue;
+    }
+    const auto ran = std::chrono::steady_clock::now() - reader_task_since;
+    if (ran < kTakeover) {
+      // Set for an earlier task: this one has time left.
+      alarm->set(kTakeover - ran);
+      continue;
+    }
+    {
+      std::lock_guard held(held_mu);
+      reader_task->released = true;
+    }
+    reader_task.reset();
+    alarm_set = false;
+    // An idle pool thread exists: the reader ran the task only when one did, and has queued
+    // nothing since.
+    reader_wanted = true;
+    pool_ready.notify_one();
+  }
 }
 
 bool WorkerImpl::is_active(const std::string& id) {
@@ -304,26 +364,48 @@ bool WorkerImpl::is_active(const std::string& id) {
   return active.count(id) != 0;
 }
 
-void WorkerImpl::serve(std::deque<std::shared_ptr<WorkerTaskImpl>>& queue,
-                       std::condition_variable& ready) {
+void WorkerImpl::pool_thread() {
   std::unique_lock lock(mu);
   while (true) {
-    ready.wait(lock, [&] { return !queue.empty() || eof; });
-    if (queue.empty()) return;
-    auto task = std::move(queue.front());
-    queue.pop_front();
-    lock.unlock();
-    execute(*task);
-    lock.lock();
-    active.erase(task->id);
+    ++idle;
+    pool_ready.wait(lock, [&] { return reader_wanted || !pool_queue.empty() || eof; });
+    --idle;
+    if (reader_wanted) {
+      reader_wanted = false;
+      lock.unlock();
+      read_requests();
+      lock.lock();
+      continue;
+    }
+    if (pool_queue.empty()) return;
+    run_next(lock, pool_queue);
   }
+}
+
+void WorkerImpl::serve_main() {
+  std::unique_lock lock(mu);
+  while (true) {
+    main_ready.wait(lock, [&] { return !main_queue.empty() || eof; });
+    if (main_queue.empty()) return;
+    run_next(lock, main_queue);
+  }
+}
+
+void WorkerImpl::run_next(std::unique_lock<std::mutex>& lock,
+                          std::deque<std::shared_ptr<WorkerTaskImpl>>& queue) {
+  auto task = std::move(queue.front());
+  queue.pop_front();
+  lock.unlock();
+  execute(*task);
+  lock.lock();
+  active.erase(task->id);
 }
 
 void WorkerImpl::execute(WorkerTaskImpl& task) {
   codec::Response launch;
   launch.type = ResponseType::LAUNCH;
   launch.task = task.id;
-  respond(std::move(launch), task.immediate);
+  respond(std::move(launch), &task);
 
   codec::Response end;
   end.task = task.id;
@@ -334,7 +416,7 @@ void WorkerImpl::execute(WorkerTaskImpl& task) {
     end.type = ResponseType::FAILURE;
     end.error = fmt::format("Unknown operation '{}'; this worker knows: {}", task.operation,
                             known.empty() ? "(none)" : fmt::format("{}", fmt::join(known, ", ")));
-    respond(std::move(end), task.immediate);
+    respond(std::move(end), &task);
     return;
   }
   WorkerTask facade(&task);
@@ -359,7 +441,7 @@ void WorkerImpl::execute(WorkerTaskImpl& task) {
       end.outputs = std::move(task.outputs);
       break;
   }
-  respond(std::move(end), task.immediate);
+  respond(std::move(end), &task);
 }
 
 }  // namespace appose::detail

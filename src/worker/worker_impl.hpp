@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "appose/worker.hpp"
+#include "platform/alarm.hpp"
 #include "platform/protocol_channel.hpp"
 #include "wire/messages.hpp"
 
@@ -58,6 +60,14 @@ class WorkerTaskImpl {
   /// Runs on the reader thread (Dispatch::immediate): its responses are held back and written
   /// with those of the tasks read after it (WorkerImpl::respond()).
   bool immediate = false;
+  /// A pool task run by the thread that read it, the pool being idle (WorkerImpl::
+  /// handle_request()): its responses are held back as an immediate task's are, until
+  /// `released`.
+  bool on_reader = false;
+  /// Another thread has taken over reading because this `on_reader` task ran too long: its
+  /// responses are written at once from then on. Set under both WorkerImpl::mu and
+  /// WorkerImpl::held_mu, so either lock is enough to read it.
+  bool released = false;
 
   /// Records how the task is to end (WorkerTask::cancel(), fail(), or a throw): the last call
   /// wins.
@@ -100,14 +110,15 @@ class WorkerImpl {
   /// Values kept by export_value() for later tasks.
   std::map<std::string, Value, std::less<>> exports;
 
-  /// Encodes and sends one response. Outputs of a COMPLETION are handed over to the host only
-  /// once the line exists (an unencodable output fails the task and stays the worker's), and
-  /// taken back if the line cannot be written. With `hold` (the responses of immediate tasks)
-  /// the line joins those held back, which go out in one write when the reader is about to
-  /// wait for input (flush_held()), with an UPDATE (progress is never held), or when they
-  /// reach kHeldLimit: a task's LAUNCH and COMPLETION, and a run of requests that arrived
-  /// together, cost the host one wake-up instead of one per line.
-  void respond(codec::Response response, bool hold = false);
+  /// Encodes and sends one response of `task` (null: of no task that runs, such as a HELLO).
+  /// Outputs of a COMPLETION are handed over to the host only once the line exists (an
+  /// unencodable output fails the task and stays the worker's), and taken back if the line
+  /// cannot be written. The responses of tasks the reading thread runs (immediate ones, and
+  /// `on_reader` ones not `released`) join those held back, which go out in one write when the
+  /// reader is about to wait for input (flush_held()), with an UPDATE (progress is never
+  /// held), or when they reach kHeldLimit: a task's LAUNCH and COMPLETION, and a run of
+  /// requests that arrived together, cost the host one wake-up instead of one per line.
+  void respond(codec::Response response, const WorkerTaskImpl* task = nullptr);
   /// Writes the held responses now.
   void flush_held();
 
@@ -122,18 +133,33 @@ class WorkerImpl {
  private:
   /// Announces the worker (HELLO), so that a service can check the protocol version.
   void send_hello();
-  /// Reads and dispatches requests until the channel ends, then lets the serving loops finish.
-  void reader_loop();
+  /// One thread of the pool: takes the reader's part when it is free (read_requests()), else
+  /// runs queued tasks, until the input has ended and the queue is empty.
+  void pool_thread();
+  /// Reads and dispatches requests until the channel ends (then lets the serving loops
+  /// finish), or until another thread took over reading while this one ran a task.
+  void read_requests();
   /// Reads the requests on one line and hands each to handle_request(); reports the rest.
-  void handle_line(std::string_view line);
-  /// Queues (or runs, Dispatch::immediate) an EXECUTE, flags a CANCEL, reports a REPLY.
-  void handle_request(codec::Request request);
+  /// Returns false when this thread is no longer the reader.
+  bool handle_line(std::string_view line);
+  /// Queues (or runs, Dispatch::immediate) an EXECUTE, flags a CANCEL, reports a REPLY. A pool
+  /// task is run here, by the reader, when `may_run_here` (its line held nothing else), no
+  /// other request is waiting to be read, the queue is empty and a pool thread is idle to take
+  /// over reading should it run longer than kTakeover (watch_reader()). Returns false when
+  /// that happened: this thread is no longer the reader.
+  bool handle_request(codec::Request request, bool may_run_here = false);
+  /// Hands reading over to an idle pool thread when the task the reader runs has run for
+  /// kTakeover; runs on its own thread, woken by `alarm`, until the alarm stops.
+  void watch_reader();
   /// Ends a task that never started with a FAILURE, so that its host does not wait for ever.
   void fail_request(std::string task_id, std::string error);
   /// Whether task `id` is queued or running.
   bool is_active(const std::string& id);
-  /// Runs tasks from `queue` until it is empty and stdin has ended; `ready` is its signal.
-  void serve(std::deque<std::shared_ptr<WorkerTaskImpl>>& queue, std::condition_variable& ready);
+  /// Runs tasks from the main queue until it is empty and stdin has ended.
+  void serve_main();
+  /// Takes the first task of `queue` and runs it with `lock` (on `mu`) released.
+  void run_next(std::unique_lock<std::mutex>& lock,
+                std::deque<std::shared_ptr<WorkerTaskImpl>>& queue);
   /// Runs one task's operation between its LAUNCH and its final response.
   void execute(WorkerTaskImpl& task);
 
@@ -145,6 +171,14 @@ class WorkerImpl {
 
   /// Held responses are written once they reach this many bytes, whatever comes next.
   static constexpr std::size_t kHeldLimit = std::size_t{64} << 10;
+  /// How long a pool task runs on the reader thread before another thread takes over reading:
+  /// the longest a request or CANCEL that arrives meanwhile waits to be read, and a LAUNCH
+  /// to be sent. A task that ends sooner (most short ones) saves the hand-off to the pool,
+  /// a context switch or two, and its LAUNCH and final response go out in one write. While
+  /// tasks keep coming, watch_reader() wakes about once per kTakeover: at 0.5 ms that wake
+  /// showed in the 99th percentile of a round trip (30-36 µs pinned, against 15-19 µs at 1 ms;
+  /// docs/benchmarks.md).
+  static constexpr std::chrono::microseconds kTakeover{1000};
 
   /// Requests in, responses out; taken from stdin/stdout by run().
   platform::ProtocolChannel channel;
@@ -155,12 +189,25 @@ class WorkerImpl {
   std::string held_lines;
   /// The blocks handed over in `held_lines`, taken back if they cannot be written.
   std::vector<SharedMemory> held_blocks;
-  /// Guards the queues, `active` and `eof`.
+  /// Rings when the task the reader runs may have run for kTakeover (watch_reader()); null
+  /// where the system would not give a timer, and then the reader runs no pool task itself.
+  std::unique_ptr<platform::Alarm> alarm;
+  /// Guards the queues, `active`, `eof` and the reader's state below.
   std::mutex mu;
-  /// Wake one serving loop of the pool, or the main thread's, when a task is queued for it;
-  /// all of them when the input has ended. One signal per queue: a request wakes one thread,
-  /// not every idle one (each needless wake-up is a context switch per task).
+  /// Wake one pool thread when a task is queued or the reader's part is free, or the main
+  /// thread when a task is queued for it; all of them when the input has ended. One signal per
+  /// queue: a request wakes one thread, not every idle one (each needless wake-up is a context
+  /// switch per task).
   std::condition_variable pool_ready, main_ready;
+  /// No thread reads requests: the first pool thread to see it takes the part.
+  bool reader_wanted = true;
+  /// Pool threads waiting for work, any of which can take over reading.
+  std::size_t idle = 0;
+  /// The pool task the reader is running itself, and since when; null when none.
+  std::shared_ptr<WorkerTaskImpl> reader_task;
+  std::chrono::steady_clock::time_point reader_task_since;
+  /// The alarm is set; cleared by watch_reader() when it rings with nothing left to watch.
+  bool alarm_set = false;
   /// Tasks waiting for a pool thread, and those for the thread that called run()
   /// (`queue: "main"`), in order of arrival.
   std::deque<std::shared_ptr<WorkerTaskImpl>> pool_queue, main_queue;

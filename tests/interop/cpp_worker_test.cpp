@@ -188,6 +188,35 @@ TEST(CppWorker, CooperativeCancel) {
   close_cleanly(service);
 }
 
+TEST(CppWorker, LongTaskOnTheReaderHandsReadingOver) {
+  APPOSE_REQUIRE_WORKER_OPS();
+  // With the pool idle, the thread that reads a pool task's request runs it; once it has run
+  // for a millisecond another thread takes over reading. So a task that sends nothing
+  // is still seen to start, later requests are served while it runs, and its CANCEL reaches
+  // it.
+  Service service = worker_service();
+  Task quiet = service.task("wait_cancel");
+  auto launched = std::make_shared<Signal>();
+  quiet.listen([launched](const TaskEvent& e) {
+    if (e.response_type == ResponseType::LAUNCH) launched->set();
+  });
+  quiet.start();
+  ASSERT_TRUE(launched->wait());
+  for (int i = 0; i < 3; ++i) {
+    Task quick = service.task("noop");
+    ASSERT_TRUE(quick.wait_for(5s));
+    EXPECT_EQ(quick.status(), TaskStatus::COMPLETE);
+  }
+  EXPECT_EQ(quiet.status(), TaskStatus::RUNNING);
+  quiet.cancel();
+  EXPECT_THROW(quiet.wait_for(5s), TaskException);
+  EXPECT_EQ(quiet.status(), TaskStatus::CANCELED);
+  close_cleanly(service);  // The worker had its timer: without one it hands every task to the pool,
+                           // and says so.
+  for (const auto& line : service.error_lines())
+    EXPECT_FALSE(contains(line, "handed to the pool")) << line;
+}
+
 TEST(CppWorker, UnknownOperationListsTheKnownOnes) {
   APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service();

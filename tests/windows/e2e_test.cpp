@@ -1,6 +1,7 @@
 // End to end on Windows (under Wine here): this library's Service drives the C++ worker
 // examples/worker_ops.exe through the public API, as a Windows user's program would: arrays in
-// shared memory both ways, progress, a failing task, a crash and its report, cancel, restart.
+// shared memory both ways, progress, a failing task, a crash and its report, cancel, a long
+// task handing reading over, restart.
 // The Linux suite covers the same ground, in more depth, in tests/interop/cpp_worker_test.cpp.
 
 #include <gtest/gtest.h>
@@ -160,6 +161,38 @@ TEST_F(WindowsEndToEnd, CancelStopsALongTask) {
   EXPECT_EQ(task.status(), TaskStatus::CANCELED);
   EXPECT_LT(Clock::now() - t0, 10s);
   close_cleanly(service);
+}
+
+// With the pool idle, the thread that reads a task's request runs it; past a millisecond
+// a pool thread takes over reading, woken by the worker's waitable timer. So a task that sends
+// nothing is seen to start, a later task is served while it runs, and its CANCEL reaches it.
+TEST_F(WindowsEndToEnd, LongTaskHandsReadingOver) {
+  Service service = worker_service();
+  Task quiet = service.task("wait_cancel");
+  std::mutex mu;
+  std::condition_variable cv;
+  bool launched = false;
+  quiet.listen([&](const TaskEvent& e) {
+    if (e.response_type != ResponseType::LAUNCH) return;
+    std::lock_guard lock(mu);
+    launched = true;
+    cv.notify_all();
+  });
+  quiet.start();
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 30s, [&] { return launched; })) << "no LAUNCH";
+  }
+  Task quick = service.task("noop");
+  ASSERT_TRUE(quick.wait_for(30s));
+  EXPECT_EQ(quiet.status(), TaskStatus::RUNNING);
+  quiet.cancel();
+  EXPECT_THROW(quiet.wait_for(30s), TaskException);
+  EXPECT_EQ(quiet.status(), TaskStatus::CANCELED);
+  close_cleanly(service);
+  // The worker had its timer: without one it hands every task to the pool, and says so.
+  for (const auto& line : service.error_lines())
+    EXPECT_EQ(line.find("handed to the pool"), std::string::npos) << line;
 }
 
 // restart() kills the worker (its pending task crashes) and starts another that works.

@@ -5,6 +5,8 @@
 //   scale        inputs: data (NDArray float32), factor   scales data in place (zero copy)
 //   steps        inputs: n                                n UPDATEs; stops early when canceled
 //   wait_cancel  -                                        runs, silent, until canceled
+//   sleep        inputs: us                               sleeps that many microseconds, silent;
+//                                                         outputs: slept (= us)
 //   make         inputs: n                                outputs: array, a new float64 NDArray
 //                                                         0..n-1 (handed over to the host)
 //   fail         inputs: message                          fails with that message
@@ -72,6 +74,12 @@ int main() {
     while (!task.cancel_requested())
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     task.cancel();
+  });
+
+  worker.define("sleep", [](appose::WorkerTask& task) {
+    const auto us = task.inputs().at("us").get<std::int64_t>();
+    std::this_thread::sleep_for(std::chrono::microseconds(us));
+    task.outputs()["slept"] = us;
   });
 
   worker.define("make", [](appose::WorkerTask& task) {

@@ -195,6 +195,9 @@ TEST(CppWorker, LongTaskOnTheReaderHandsReadingOver) {
   // is still seen to start, later requests are served while it runs, and its CANCEL reaches
   // it.
   Service service = worker_service();
+  // A first task lets the pool's threads reach their wait: a task read while none is idle
+  // goes to the pool, and the takeover would not be tested.
+  service.task("noop").wait_for();
   Task quiet = service.task("wait_cancel");
   auto launched = std::make_shared<Signal>();
   quiet.listen([launched](const TaskEvent& e) {
@@ -215,6 +218,55 @@ TEST(CppWorker, LongTaskOnTheReaderHandsReadingOver) {
                            // and says so.
   for (const auto& line : service.error_lines())
     EXPECT_FALSE(contains(line, "handed to the pool")) << line;
+}
+
+TEST(CppWorker, TasksEndingAroundTheTakeoverEndWell) {
+  APPOSE_REQUIRE_WORKER_OPS();
+  // Operations that end just before, at and just after the millisecond after which another
+  // thread takes over reading, one to three at a time, with a canceled one now and then: each
+  // ends as it should, its LAUNCH first.
+  Service service = worker_service();
+  const std::int64_t durations[] = {0, 200, 800, 950, 1000, 1050, 1200, 2000};
+  struct Seen {
+    std::mutex mu;
+    std::vector<ResponseType> events;
+  };
+  for (int round = 0; round < 60; ++round) {
+    std::vector<Task> tasks;
+    std::vector<std::shared_ptr<Seen>> seen;
+    std::vector<std::int64_t> asked;
+    const int batch = 1 + round % 3;
+    for (int j = 0; j < batch; ++j) {
+      asked.push_back(durations[static_cast<std::size_t>(round * 3 + j) % std::size(durations)]);
+      tasks.push_back(service.task("sleep", {{"us", asked.back()}}));
+    }
+    if (round % 4 == 3) tasks.push_back(service.task("wait_cancel"));
+    for (auto& task : tasks) {
+      seen.push_back(std::make_shared<Seen>());
+      task.listen([s = seen.back()](const TaskEvent& e) {
+        std::lock_guard lock(s->mu);
+        s->events.push_back(e.response_type);
+      });
+      task.start();
+    }
+    if (round % 4 == 3) tasks.back().cancel();
+    for (std::size_t j = 0; j < tasks.size(); ++j) {
+      const bool canceled = j == asked.size();
+      if (canceled) {
+        EXPECT_THROW(tasks[j].wait_for(10s), TaskException);
+        EXPECT_EQ(tasks[j].status(), TaskStatus::CANCELED);
+      } else {
+        ASSERT_TRUE(tasks[j].wait_for(10s)) << "round " << round << ", task " << j;
+        EXPECT_EQ(tasks[j].outputs().at("slept").get<std::int64_t>(), asked[j]);
+      }
+      std::lock_guard lock(seen[j]->mu);
+      ASSERT_GE(seen[j]->events.size(), 2U) << "round " << round << ", task " << j;
+      EXPECT_EQ(seen[j]->events.front(), ResponseType::LAUNCH);
+      EXPECT_EQ(seen[j]->events.back(),
+                canceled ? ResponseType::CANCELATION : ResponseType::COMPLETION);
+    }
+  }
+  close_cleanly(service);
 }
 
 TEST(CppWorker, UnknownOperationListsTheKnownOnes) {

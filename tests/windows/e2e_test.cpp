@@ -168,6 +168,9 @@ TEST_F(WindowsEndToEnd, CancelStopsALongTask) {
 // nothing is seen to start, a later task is served while it runs, and its CANCEL reaches it.
 TEST_F(WindowsEndToEnd, LongTaskHandsReadingOver) {
   Service service = worker_service();
+  // A first task lets the pool's threads reach their wait: a task read while none is idle
+  // goes to the pool, and the takeover would not be tested.
+  service.task("noop").wait_for();
   Task quiet = service.task("wait_cancel");
   std::mutex mu;
   std::condition_variable cv;

@@ -31,8 +31,12 @@ class Alarm {
   /// already was). A ring can be stale (the alarm was set again meanwhile): the caller checks
   /// what it is waiting for.
   bool wait() noexcept;
-  /// Makes every wait(), now and later, return false.
-  void stop() noexcept;
+  /// Makes every wait(), now and later, return false: a ring, at once, that wait() reads as
+  /// the end.
+  void stop() noexcept {
+    stopped_.store(true);
+    set(std::chrono::nanoseconds(1));
+  }
 
  private:
   std::atomic<bool> stopped_{false};

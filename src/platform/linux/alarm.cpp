@@ -45,9 +45,4 @@ bool Alarm::wait() noexcept {
   return !stopped_.load();
 }
 
-void Alarm::stop() noexcept {
-  stopped_.store(true);
-  set(std::chrono::nanoseconds(1));
-}
-
 }  // namespace appose::detail::platform

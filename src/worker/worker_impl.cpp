@@ -99,7 +99,7 @@ void WorkerImpl::respond(codec::Response response, const WorkerTaskImpl* task) {
     failure.error = fmt::format("The task's response could not be encoded: {}", e.what());
     line = codec::encode_response(failure);
   }
-  if (task == nullptr || !(task->immediate || task->on_reader)) {
+  if (task == nullptr || !task->on_reader) {
     const bool ok = channel.write_line(std::move(line));
     sent(ok, handed);
     return;
@@ -303,7 +303,7 @@ bool WorkerImpl::handle_request(codec::Request request, bool may_run_here) {
   const bool main = request.queue && *request.queue == "main";
   if (!main && task->entry != nullptr && task->entry->dispatch == Dispatch::immediate) {
     // Not filed in `active`: no CANCEL or second EXECUTE can be read before it ends.
-    task->immediate = true;
+    task->on_reader = true;
     execute(*task);
     return true;
   }

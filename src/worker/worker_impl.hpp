@@ -57,16 +57,14 @@ class WorkerTaskImpl {
   Args outputs;
   /// Set by a CANCEL request, from the reader thread.
   std::atomic<bool> cancel_requested{false};
-  /// Runs on the reader thread (Dispatch::immediate): its responses are held back and written
-  /// with those of the tasks read after it (WorkerImpl::respond()).
-  bool immediate = false;
-  /// A pool task run by the thread that read it, the pool being idle (WorkerImpl::
-  /// handle_request()): its responses are held back as an immediate task's are, until
+  /// Run by the thread that read its request: an immediate task (Dispatch::immediate), or a
+  /// pool task while the pool was idle (WorkerImpl::handle_request()). Its responses are held
+  /// back and written with those of the tasks read after it (WorkerImpl::respond()), until
   /// `released`.
   bool on_reader = false;
-  /// Another thread has taken over reading because this `on_reader` task ran too long: its
-  /// responses are written at once from then on. Set under both WorkerImpl::mu and
-  /// WorkerImpl::held_mu, so either lock is enough to read it.
+  /// Another thread has taken over reading because this `on_reader` pool task ran too long (an
+  /// immediate task never is released): its responses are written at once from then on. Set
+  /// under both WorkerImpl::mu and WorkerImpl::held_mu, so either lock is enough to read it.
   bool released = false;
 
   /// Records how the task is to end (WorkerTask::cancel(), fail(), or a throw): the last call
@@ -113,11 +111,11 @@ class WorkerImpl {
   /// Encodes and sends one response of `task` (null: of no task that runs, such as a HELLO).
   /// Outputs of a COMPLETION are handed over to the host only once the line exists (an
   /// unencodable output fails the task and stays the worker's), and taken back if the line
-  /// cannot be written. The responses of tasks the reading thread runs (immediate ones, and
-  /// `on_reader` ones not `released`) join those held back, which go out in one write when the
-  /// reader is about to wait for input (flush_held()), with an UPDATE (progress is never
-  /// held), or when they reach kHeldLimit: a task's LAUNCH and COMPLETION, and a run of
-  /// requests that arrived together, cost the host one wake-up instead of one per line.
+  /// cannot be written. The responses of `on_reader` tasks not `released` join those held
+  /// back, which go out in one write when the reader is about to wait for input (flush_held()),
+  /// with an UPDATE (progress is never held), or when they reach kHeldLimit: a task's LAUNCH
+  /// and COMPLETION, and a run of requests that arrived together, cost the host one wake-up
+  /// instead of one per line.
   void respond(codec::Response response, const WorkerTaskImpl* task = nullptr);
   /// Writes the held responses now.
   void flush_held();

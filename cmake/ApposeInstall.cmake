@@ -27,7 +27,11 @@ install(FILES "${PROJECT_BINARY_DIR}/apposeConfig.cmake"
 # DT_NEEDED), so they go in Libs.private, for `--static` only. They are named as -l flags
 # rather than Requires: a required module's Cflags (tomlplusplus.pc's TOML_* definitions) would
 # otherwise leak into every program that includes appose's headers, which never include them.
-set(APPOSE_PC_DEPENDENCY_LIBS "-lfmt -ltomlplusplus -lyaml-cpp -lcurl -larchive -pthread")
+# fmt is among them only when it is linked: a shared fmt is compiled in (CMakeLists.txt).
+set(APPOSE_PC_DEPENDENCY_LIBS "-ltomlplusplus -lyaml-cpp -lcurl -larchive -pthread")
+if(APPOSE_FMT STREQUAL "fmt::fmt")
+  string(PREPEND APPOSE_PC_DEPENDENCY_LIBS "-lfmt ")
+endif()
 if(APPOSE_LIBRARY_TYPE STREQUAL "STATIC_LIBRARY")
   set(APPOSE_PC_LIBS "${APPOSE_PC_DEPENDENCY_LIBS}")
   set(APPOSE_PC_PRIVATE_LIBS "")

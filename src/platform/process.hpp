@@ -30,17 +30,18 @@ struct SpawnOptions {
   /// Variables to set (value) or unset (nullopt) on top of this process's environment.
   std::map<std::string, std::optional<std::string>> env;
   /// Whether the child's group is killed when this process dies, however it dies (SIGKILL
-  /// included), for workers that do not watch their host themselves: the lifeline. On POSIX a
-  /// small `/bin/sh` blocks reading a pipe only this process can write to, and EOF there means
-  /// we are gone; reaping the child disarms it. On Windows the child's job kills its processes
-  /// when its last handle, held by this process alone, is closed.
+  /// included), for workers that do not watch their host themselves: the lifeline. On POSIX one
+  /// small `/bin/sh` per process reads the groups to guard on a pipe only this process can
+  /// write to, and EOF there means we are gone; reaping the child takes its group off. On Windows
+  /// the child's job kills its processes when its last handle, held by this process alone, is
+  /// closed.
   bool kill_with_host = false;
 };
 
 /// A child process with its stdin/stdout/stderr piped to us. Move-only. Destroying it reaps the
 /// child if it has exited; otherwise it leaves the child running (the Service decides when to
-/// kill), unless a lifeline guards it: then the lifeline kills the child's group, as it would
-/// if this process died.
+/// kill), unless a lifeline guards it: then its group is killed, as the lifeline would if this
+/// process died.
 class Process {
  public:
   /// The platform's handles (platform/posix/process_native.hpp,

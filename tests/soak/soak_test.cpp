@@ -48,6 +48,7 @@
 
 #include <appose/appose.hpp>
 
+#include "platform/posix/process_native.hpp"
 #include "support/orphans.hpp"
 #include "support/test_support.hpp"
 
@@ -286,6 +287,14 @@ std::vector<std::string> processes_in_groups(const std::map<std::int64_t, std::u
   return found;
 }
 #endif
+
+/// Our children but the lifeline (one per process, kept for the next worker): the workers not
+/// reaped.
+std::vector<pid_t> workers_left() {
+  auto kids = children();
+  std::erase(kids, detail::platform::lifeline_pid());
+  return kids;
+}
 
 /// Blocks this process owns according to the library's crash registry.
 std::size_t registered_blocks() {
@@ -537,10 +546,12 @@ void print(const std::string& line) {
 }
 
 /// One service started, used and released, then the census settled: the library's reaper
-/// thread (one per process, made on first use) and the allocator's first arenas are not what a
-/// soak is looking for.
+/// thread and its lifeline (one per process, made on first use: a child and the descriptor of
+/// its pipe, docs/service.md "No orphans") and the allocator's first arenas are not what a soak
+/// is looking for.
 Census primed(const std::function<Service()>& make_service, const Workload& workload) {
   static bool reaper_made = false;
+  const bool lifeline_made = detail::platform::lifeline_pid() > 0;
   const Census start = census();
   {
     Service service = make_service();
@@ -551,6 +562,7 @@ Census primed(const std::function<Service()>& make_service, const Workload& work
   }
   Census target = start;
   if (!std::exchange(reaper_made, true)) target.threads += 1;
+  if (!lifeline_made && detail::platform::lifeline_pid() > 0) target.fds += 1;
   const Census idle = settle_to(target);
   EXPECT_EQ(idle.threads, target.threads) << "the priming service left threads";
   EXPECT_EQ(idle.fds, target.fds) << "the priming service left descriptors";
@@ -636,7 +648,7 @@ void soak_tasks(const std::string& label, const std::function<Service()>& make_s
                     after.fds, idle.fds, after.threads, idle.threads, mib(after.rss)));
   EXPECT_EQ(after.threads, idle.threads) << "the closed service left threads";
   EXPECT_EQ(after.fds, idle.fds) << "the closed service left descriptors";
-  EXPECT_TRUE(children().empty()) << "a worker was not reaped";
+  EXPECT_TRUE(workers_left().empty()) << "a worker was not reaped";
   const auto left = processes_in_groups({{pid, std::numeric_limits<std::uint64_t>::max()}});
   EXPECT_TRUE(left.empty()) << "left behind: " << left.front();
   EXPECT_EQ(registered_blocks(), 0U);
@@ -739,7 +751,7 @@ void soak_services(const std::string& label, const std::function<Service()>& mak
     EXPECT_LT(per_service, kMaxSlopeBytesPerService) << "RSS trend: " << join_mib(samples);
   }
 
-  const auto kids = children();
+  const auto kids = workers_left();
   EXPECT_TRUE(kids.empty()) << kids.size() << " child process(es) left, first pid "
                             << (kids.empty() ? 0 : kids.front());
   const auto left = processes_in_groups(groups);

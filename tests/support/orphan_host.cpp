@@ -5,6 +5,8 @@
 //   orphan_host [--no-parent-pid] python <venv>        a Python task sleeping ten minutes
 //   orphan_host [--no-parent-pid] groovy <classpath>   a Groovy task sleeping ten minutes
 //   orphan_host [--no-parent-pid] command <argv...>    a plain command as the worker
+//   orphan_host commands <n> <argv...>                  a worker that ended (reaped, its own
+//       child left running), then n of the command; prints all their pids on one line
 //
 // --no-parent-pid unsets APPOSE_PARENT_PID for the worker, which opts it out of the host
 // watch (the negative control). The Python channel follows APPOSE_PRIVATE_CHANNEL as usual.
@@ -20,11 +22,13 @@
 
 #include <appose/appose.hpp>
 
+#include "platform/process.hpp"
+
 namespace {
 
 int usage() {
   std::cerr << "usage: orphan_host [--no-parent-pid] (python <venv> | groovy <classpath> | "
-               "command <argv...>)\n";
+               "command <argv...> | commands <n> <argv...>)\n";
   return 2;
 }
 
@@ -62,6 +66,26 @@ int main(int argc, char** argv) {
     } else if (mode == "groovy") {
       service = appose::Environment(".").groovy({args[1]});
       task = service->task("sleep(600000)", {}, "main");
+    } else if (mode == "commands") {
+      // One lifeline guards every worker of a host: at our death it must kill the n live
+      // groups, and leave alone the group of the worker that ended (reaped: off its list),
+      // whose child runs on. The platform layer, since a Service kills what its worker leaves.
+      using appose::detail::platform::Process;
+      appose::detail::platform::SpawnOptions options;
+      options.kill_with_host = true;
+      options.argv = {"/bin/sh", "-c", "sleep 600 >/dev/null 2>&1 & exit 0"};
+      Process ended = Process::spawn(options);
+      if (ended.wait() != 0) return 1;
+      std::string pids = std::to_string(ended.pid());
+      std::vector<Process> live;
+      options.argv.assign(args.begin() + 2, args.end());
+      for (int i = std::stoi(args[1]); i > 0; --i) {
+        live.push_back(Process::spawn(options));
+        pids += " " + std::to_string(live.back().pid());
+      }
+      std::cout << pids << std::endl;
+      for (;;)
+        ::pause();
     } else if (mode == "command") {
       appose::ServiceConfig config;
       config.command.assign(args.begin() + 1, args.end());

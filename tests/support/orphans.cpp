@@ -19,6 +19,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
@@ -163,8 +165,13 @@ std::vector<pid_t> group_members(pid_t pgid) {
 }
 #endif
 
-pid_t orphan_a_worker(const std::string& host_exe, const std::vector<std::string>& args,
-                      const std::vector<std::string>& extra_env, Clock::time_point* killed_at) {
+namespace {
+
+/// Starts the host, reads its line of pids, SIGKILLs and reaps it; the line (nullopt if none).
+std::optional<std::string> orphan_line(const std::string& host_exe,
+                                       const std::vector<std::string>& args,
+                                       const std::vector<std::string>& extra_env,
+                                       Clock::time_point* killed_at) {
   Host host = spawn_host(host_exe, args, extra_env);
   auto line = read_line(host.out, 60s);
   if (killed_at != nullptr) *killed_at = Clock::now();
@@ -172,8 +179,27 @@ pid_t orphan_a_worker(const std::string& host_exe, const std::vector<std::string
   int status = 0;
   ::waitpid(host.pid, &status, 0);
   ::close(host.out);
+  return line;
+}
+
+}  // namespace
+
+pid_t orphan_a_worker(const std::string& host_exe, const std::vector<std::string>& args,
+                      const std::vector<std::string>& extra_env, Clock::time_point* killed_at) {
+  auto line = orphan_line(host_exe, args, extra_env, killed_at);
   if (!line || line->empty()) return -1;
   return static_cast<pid_t>(std::stol(*line));
+}
+
+std::vector<pid_t> orphan_workers(const std::string& host_exe, const std::vector<std::string>& args,
+                                  Clock::time_point* killed_at) {
+  auto line = orphan_line(host_exe, args, {}, killed_at);
+  std::vector<pid_t> pids;
+  if (!line) return pids;
+  std::istringstream in(*line);
+  for (long pid = 0; in >> pid;)
+    pids.push_back(static_cast<pid_t>(pid));
+  return pids;
 }
 
 bool group_gone(pid_t pgid) {

@@ -20,6 +20,11 @@ pid_t orphan_a_worker(const std::string& host_exe, const std::vector<std::string
                       const std::vector<std::string>& extra_env = {},
                       std::chrono::steady_clock::time_point* killed_at = nullptr);
 
+/// As orphan_a_worker(), for a host that prints several pids on its line (orphan_host
+/// `commands`): all of them, in order; empty if it printed none.
+std::vector<pid_t> orphan_workers(const std::string& host_exe, const std::vector<std::string>& args,
+                                  std::chrono::steady_clock::time_point* killed_at = nullptr);
+
 /// The live (not zombie) pids whose process group is `pgid`: /proc on Linux, libproc on macOS.
 std::vector<pid_t> group_members(pid_t pgid);
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "platform/posix/process_native.hpp"
 #include "platform/process.hpp"
 #include "support/orphans.hpp"
 
@@ -25,6 +26,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using detail::platform::lifeline_pid;
 using detail::platform::Process;
 using detail::platform::SpawnOptions;
 
@@ -43,6 +45,25 @@ TEST(Lifeline, CommandWorkerAndItsChildDieWithTheHost) {
   ASSERT_TRUE(took.has_value()) << "worker group " << worker << " outlived its host by over 1 s";
   std::cout << "[ no orphans ] plain command with a child: group gone " << took->count()
             << " ms after the host's SIGKILL\n";
+}
+
+// One lifeline guards all of a host's workers: at the host's death it kills every group still
+// guarded, and not the group of a worker that ended before (its pid may belong to anyone by
+// then), though that worker left a child running in it.
+TEST(Lifeline, EveryLiveGroupOfTheHostDiesWithIt) {
+  std::vector<std::string> args = {"commands", "3"};
+  args.insert(args.end(), kLauncherLike.begin(), kLauncherLike.end());
+  Clock::time_point killed_at;
+  std::vector<pid_t> pids = test::orphan_workers(APPOSE_ORPHAN_HOST, args, &killed_at);
+  ASSERT_EQ(pids.size(), 4U) << "orphan_host printed no pids";
+  for (std::size_t i = 1; i < pids.size(); ++i) {
+    auto took = test::time_until_group_gone(pids[i], 1s, killed_at);
+    if (!took) test::kill_group(pids[i]);
+    EXPECT_TRUE(took.has_value()) << "worker group " << pids[i] << " outlived its host";
+  }
+  auto took = test::time_until_group_gone(pids[0], 500ms);
+  test::kill_group(pids[0]);
+  EXPECT_FALSE(took.has_value()) << "the lifeline killed the group of a worker that had ended";
 }
 
 // Negative control: opted out (APPOSE_PARENT_PID unset), the same worker outlives its host.
@@ -99,6 +120,32 @@ TEST(Lifeline, ReapingDisarmsIt) {
   auto took = test::time_until_group_gone(group, 500ms);
   test::kill_group(group);
   EXPECT_FALSE(took.has_value()) << "the disarmed lifeline killed the group";
+}
+
+// A lifeline that died (killed by hand) is replaced when the next worker starts, and the
+// workers guarded before are guarded again.
+TEST(Lifeline, ALifelineKilledIsReplaced) {
+  SpawnOptions options;
+  options.argv = kLauncherLike;
+  options.kill_with_host = true;
+  Process first = Process::spawn(options);
+  ASSERT_TRUE(first.has_lifeline());
+  const pid_t killed = lifeline_pid();
+  ASSERT_GT(killed, 0);
+  ::kill(killed, SIGKILL);
+  ASSERT_TRUE(test::time_until_group_gone(killed, 2s).has_value());
+
+  Process second = Process::spawn(options);
+  EXPECT_TRUE(second.has_lifeline());
+  const pid_t replacement = lifeline_pid();
+  EXPECT_GT(replacement, 0);
+  EXPECT_NE(replacement, killed);
+  EXPECT_FALSE(test::group_gone(replacement)) << "the replacement is not running";
+  const auto groups = {static_cast<pid_t>(first.pid()), static_cast<pid_t>(second.pid())};
+  first = Process();
+  second = Process();
+  for (pid_t g : groups)
+    EXPECT_TRUE(test::time_until_group_gone(g, 1s).has_value());
 }
 
 }  // namespace

@@ -14,11 +14,15 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <mutex>
 #include <utility>
+#include <vector>
 
 #include "appose/error.hpp"
 #include "platform/posix/environ.hpp"
@@ -207,47 +211,135 @@ std::error_code write_all(int fd, std::string_view data) noexcept {
 }
 #endif
 
-/// What the lifeline runs. It blocks on fd 3: a newline means the worker was reaped normally
-/// (leave quietly); EOF means every copy of the write end is closed, i.e. the host is gone (or
-/// dropped the Process), so it kills the worker's group. Terminal and termination signals are
-/// ignored: a Ctrl-C that kills the host must not take the lifeline with it first.
+/// What the lifeline runs. It reads lines on fd 3: "+pgid" adds a group to `g` (a list of ids,
+/// each between spaces), "-pgid" takes one off. EOF means every copy of the write end is closed,
+/// i.e. the host is gone: it kills every group still on the list. Terminal and termination
+/// signals are ignored: a Ctrl-C that kills the host must not take the lifeline with it first.
 constexpr const char* kLifelineScript =
-    "trap '' HUP INT TERM QUIT; read -r _ <&3 || kill -s KILL -- \"-$1\"";
+    "trap '' HUP INT TERM QUIT; g=' '\n"
+    "while read -r l <&3; do\n"
+    "  case $l in\n"
+    "  +*) g=\"$g${l#+} \" ;;\n"
+    "  -*) i=${l#-}; case $g in *\" $i \"*) g=\"${g%%\" $i \"*} ${g#*\" $i \"}\" ;; esac ;;\n"
+    "  esac\n"
+    "done\n"
+    "for i in $g; do kill -s KILL -- \"-$i\"; done";
 
-/// Starts a lifeline for the process group `pgid`, or returns an empty one if /bin/sh could not
-/// be started (the caller carries on without).
-Lifeline start_lifeline(pid_t pgid) noexcept {
-  try {
-    Pipe pipe = make_pipe();
-    if (no_sigpipe(pipe.write.get())) return {};
-    // posix_spawn's dup2 onto the same number would keep close-on-exec set.
-    if (pipe.read.get() == 3) {
-      int moved = ::fcntl(pipe.read.get(), F_DUPFD_CLOEXEC, 4);
-      if (moved < 0) return {};
-      pipe.read = UniqueFd(moved);
-    }
-    SpawnAttrs sa;
-    posix_spawn_file_actions_addopen(&sa.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&sa.actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&sa.actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&sa.actions, pipe.read.get(), 3);
-    sa.close_from(4);
-    // Its own process group: out of reach of signals sent to the host's group.
-    sa.own_group_default_signals();
-    std::string sh = "/bin/sh", dash_c = "-c", script = kLifelineScript, name = "appose-lifeline",
-                group = std::to_string(pgid);
-    std::vector<char*> argv = {sh.data(),   dash_c.data(), script.data(),
-                               name.data(), group.data(),  nullptr};
-    char* no_env[] = {nullptr};
-    pid_t pid = -1;
-    if (::posix_spawn(&pid, sh.c_str(), &sa.actions, &sa.attr, argv.data(), no_env) != 0) {
-      return {};
-    }
-    return Lifeline(std::move(pipe.write), pid);
-  } catch (...) {
-    return {};
+/// One line for the lifeline, "+pgid" or "-pgid", made without allocating (release() is noexcept).
+class GroupLine {
+ public:
+  GroupLine(char sign, pid_t pgid) noexcept {
+    text_[0] = sign;
+    char* end = std::to_chars(text_ + 1, text_ + sizeof text_ - 1, pgid).ptr;
+    *end++ = '\n';
+    size_ = static_cast<std::size_t>(end - text_);
   }
-}
+  [[nodiscard]] std::string_view view() const noexcept { return {text_, size_}; }
+
+ private:
+  char text_[24]{};
+  std::size_t size_ = 0;
+};
+
+/// This process's lifeline (Lifeline): the shell, our end of its pipe, and the groups it guards,
+/// so that a lifeline that died (killed by hand) is replaced with the same list. Created on first
+/// use and never destroyed: its pipe must stay open until the process ends, whatever static
+/// objects (a Service among them) are destroyed after it.
+class LifelineKeeper {
+ public:
+  static LifelineKeeper& instance() {
+    static auto* keeper = new LifelineKeeper;
+    return *keeper;
+  }
+
+  bool guard(pid_t pgid) noexcept {
+    std::lock_guard lock(mu_);
+    try {
+      groups_.push_back(pgid);
+    } catch (...) {
+      return false;
+    }
+    if (tell(GroupLine('+', pgid)) || restart()) return true;
+    groups_.pop_back();
+    return false;
+  }
+
+  void release(pid_t pgid) noexcept {
+    std::lock_guard lock(mu_);
+    auto it = std::find(groups_.begin(), groups_.end(), pgid);
+    if (it == groups_.end()) return;
+    groups_.erase(it);
+    if (!tell(GroupLine('-', pgid)) && !groups_.empty()) (void)restart();
+  }
+
+  pid_t pid() noexcept {
+    std::lock_guard lock(mu_);
+    return pid_;
+  }
+
+ private:
+  LifelineKeeper() = default;
+
+  /// Writes `line` to the lifeline; false if none runs (it died: EPIPE), which restart() then
+  /// replaces. Any other failure leaves it be: closing its pipe would make it kill every group.
+  bool tell(const GroupLine& line) noexcept {
+    if (pid_ <= 0) return false;
+    const std::error_code ec = write_all(pipe_.get(), line.view());
+    if (ec == std::errc::broken_pipe) {
+      pipe_.reset();
+      (void)reap(pid_, 0);  // it is gone: nothing reads its pipe
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
+
+  /// Starts a lifeline (none runs) and hands it every group guarded.
+  bool restart() noexcept {
+    try {
+      Pipe pipe = make_pipe();
+      if (no_sigpipe(pipe.write.get())) return false;
+      // posix_spawn's dup2 onto the same number would keep close-on-exec set.
+      if (pipe.read.get() == 3) {
+        int moved = ::fcntl(pipe.read.get(), F_DUPFD_CLOEXEC, 4);
+        if (moved < 0) return false;
+        pipe.read = UniqueFd(moved);
+      }
+      SpawnAttrs sa;
+      posix_spawn_file_actions_addopen(&sa.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+      posix_spawn_file_actions_addopen(&sa.actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+      posix_spawn_file_actions_addopen(&sa.actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+      posix_spawn_file_actions_adddup2(&sa.actions, pipe.read.get(), 3);
+      sa.close_from(4);
+      // Its own process group: out of reach of signals sent to the host's group.
+      sa.own_group_default_signals();
+      std::string sh = "/bin/sh", dash_c = "-c", script = kLifelineScript, name = "appose-lifeline",
+                  host = std::to_string(::getpid());
+      std::vector<char*> argv = {sh.data(),   dash_c.data(), script.data(),
+                                 name.data(), host.data(),   nullptr};
+      char* no_env[] = {nullptr};
+      pid_t pid = -1;
+      if (::posix_spawn(&pid, sh.c_str(), &sa.actions, &sa.attr, argv.data(), no_env) != 0) {
+        return false;
+      }
+      pipe_ = std::move(pipe.write);
+      pid_ = pid;
+      std::string lines;
+      for (pid_t g : groups_)
+        lines += GroupLine('+', g).view();
+      // A lifeline dead already is replaced at the next line written to it.
+      (void)write_all(pipe_.get(), lines);
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }
+
+  std::mutex mu_;
+  UniqueFd pipe_;
+  pid_t pid_ = -1;
+  std::vector<pid_t> groups_;
+};
 
 void reaped_with(Process::Native& n, int code) noexcept {
   n.exit_code = code;
@@ -323,7 +415,7 @@ Process Process::spawn(const SpawnOptions& options) {
   n.stdout_pipe = std::move(out.read);
   n.stderr_pipe = std::move(err.read);
   n.exit_fd = open_exit_fd(pid);
-  if (options.kill_with_host) n.lifeline = start_lifeline(pid);
+  if (options.kill_with_host) n.lifeline = Lifeline::guard(pid);
   return p;
 }
 
@@ -412,25 +504,29 @@ void Process::kill_group() noexcept {
   signal_group(native_.get(), SIGKILL);
 }
 
-Lifeline::Lifeline(Lifeline&& other) noexcept
-    : pipe_(std::move(other.pipe_)), pid_(std::exchange(other.pid_, -1)) {}
+Lifeline Lifeline::guard(pid_t pgid) noexcept {
+  return LifelineKeeper::instance().guard(pgid) ? Lifeline(pgid) : Lifeline();
+}
 
 Lifeline& Lifeline::operator=(Lifeline&& other) noexcept {
   if (this != &other) {
     release(false);
-    pipe_ = std::move(other.pipe_);
-    pid_ = std::exchange(other.pid_, -1);
+    pgid_ = std::exchange(other.pgid_, -1);
   }
   return *this;
 }
 
 void Lifeline::release(bool quietly) noexcept {
-  if (pid_ <= 0) return;
-  if (quietly) (void)write_all(pipe_.get(), "\n");
-  pipe_.reset();
-  // It exits as soon as it has read the newline or EOF (and, on EOF, signalled the group).
-  (void)reap(pid_, 0);
-  pid_ = -1;
+  if (pgid_ <= 0) return;
+  // Armed means the child is not reaped, so its group id cannot have been reused: we kill it
+  // ourselves, as the lifeline would at our death.
+  if (!quietly) ::killpg(pgid_, SIGKILL);
+  LifelineKeeper::instance().release(pgid_);
+  pgid_ = -1;
+}
+
+pid_t lifeline_pid() noexcept {
+  return LifelineKeeper::instance().pid();
 }
 
 std::int64_t current_process_id() noexcept {

@@ -14,35 +14,44 @@
 
 namespace appose::detail::platform {
 
-/// The lifeline of one child (SpawnOptions::kill_with_host): our write end of its pipe and its
-/// pid. It is our own child, so that we reap it and no zombie is left where PID 1 does not
-/// reap (containers without an init). Move-only.
+/// One child's place on the lifeline (SpawnOptions::kill_with_host). The lifeline itself is one
+/// `/bin/sh` per host process, started with the first child it guards and shared by all: it
+/// reads group ids on a pipe only this process writes to ("+pgid" to guard, "-pgid" to let go)
+/// and, at EOF (this process is gone, even by SIGKILL), kills every group still guarded. One per
+/// host rather than one per child: a worker's start then costs a line on a pipe, not a process
+/// (docs/service.md, "No orphans"). It is our own child, so that it is reaped (no zombie where
+/// PID 1 does not reap) if it dies before us. Move-only.
 class Lifeline {
  public:
-  /// No lifeline.
+  /// Guards nothing.
   Lifeline() = default;
-  /// Owns the lifeline `pid`, which reads the other end of `pipe`.
-  Lifeline(UniqueFd pipe, pid_t pid) noexcept : pipe_(std::move(pipe)), pid_(pid) {}
+  /// Puts group `pgid` on the lifeline, starting the lifeline if none runs; an empty Lifeline
+  /// if none could be started (the caller carries on without).
+  static Lifeline guard(pid_t pgid) noexcept;
   /// Leaves `other` empty.
-  Lifeline(Lifeline&& other) noexcept;
+  Lifeline(Lifeline&& other) noexcept : pgid_(std::exchange(other.pgid_, -1)) {}
   /// Releases ours as the destructor does, then takes `other`'s.
   Lifeline& operator=(Lifeline&& other) noexcept;
   Lifeline(const Lifeline&) = delete;
   Lifeline& operator=(const Lifeline&) = delete;
-  /// Still armed: the lifeline kills the group (as if this process had died), then is reaped.
+  /// Still armed: kills the group (as the lifeline would if this process died), then lets go.
   ~Lifeline() { release(false); }
 
-  /// Sends the newline that makes it leave quietly, and reaps it.
+  /// Takes the group off the lifeline, to be called once the child is reaped: its pid may then
+  /// be reused, and the lifeline must no longer signal it.
   void disarm() noexcept { release(true); }
-  /// Whether a lifeline runs.
-  [[nodiscard]] bool valid() const noexcept { return pid_ > 0; }
+  /// Whether the lifeline guards a group for us.
+  [[nodiscard]] bool valid() const noexcept { return pgid_ > 0; }
 
  private:
+  explicit Lifeline(pid_t pgid) noexcept : pgid_(pgid) {}
   void release(bool quietly) noexcept;
 
-  UniqueFd pipe_;
-  pid_t pid_ = -1;
+  pid_t pgid_ = -1;
 };
+
+/// The pid of this process's lifeline, or -1 while none runs. For the tests.
+pid_t lifeline_pid() noexcept;
 
 /// A child on POSIX.
 struct Process::Native {

@@ -11,8 +11,10 @@
 // own counts, so the host's and the worker's hops can be told apart. Threads are listed in the
 // order they were started in (by thread id, which Linux hands out in increasing order).
 //
-// Usage: hops <worker_ops> [tasks] [--pin CPU] [--op NAME]
-// (--op: the operation run, `noop` by default; `noop_immediate` for Dispatch::immediate)
+// Usage: hops <worker_ops> [tasks] [--pin CPU] [--op NAME] [--window N]
+// (--op: the operation run, `noop` by default; `noop_immediate` for Dispatch::immediate;
+// --window N: N tasks kept in flight, as in bench/compare's rows 6h and 6i, instead of one after
+// another)
 //   tasks      round trips after the first (default 10000; kWarmup more, counted too)
 //   --pin CPU  this process, its threads and the worker on one CPU (see PinnedToCpu)
 
@@ -85,7 +87,8 @@ void print_switches(const char* who, long pid, const std::map<long, Switches>& b
 }
 
 int usage(const char* argv0) {
-  std::fprintf(stderr, "usage: %s <worker_ops> [tasks] [--pin CPU] [--op NAME]\n", argv0);
+  std::fprintf(stderr, "usage: %s <worker_ops> [tasks] [--pin CPU] [--op NAME] [--window N]\n",
+               argv0);
   return 2;
 }
 
@@ -105,6 +108,12 @@ int main(int argc, char** argv) {
     op = *(it + 1);
     args.erase(it, it + 2);
   }
+  int window = 0;
+  if (auto it = std::find(args.begin(), args.end(), "--window"); it != args.end()) {
+    if (it + 1 == args.end()) return usage(argv[0]);
+    window = std::stoi(*(it + 1));
+    args.erase(it, it + 2);
+  }
   if (args.empty() || args.size() > 2) return usage(argv[0]);
   const std::string worker_ops = args[0];
   const int tasks = args.size() > 1 ? std::stoi(args[1]) : 10000;
@@ -118,18 +127,30 @@ int main(int argc, char** argv) {
     auto host_before = thread_switches(host);
     auto worker_before = thread_switches(worker);
     auto t0 = b::Clock::now();
-    b::Stats rtt = b::stats(b::round_trips(service, op, tasks));
+    std::optional<b::Stats> rtt, rate;
+    if (window > 0) {
+      rate = b::rate_stats(b::in_flight(service, op, tasks + b::kWarmup, window));
+    } else {
+      rtt = b::stats(b::round_trips(service, op, tasks));
+    }
     double seconds = b::micros_since(t0) / 1e6;
     auto host_after = thread_switches(host);
     auto worker_after = thread_switches(worker);
     b::stop(service);
 
     const double n = tasks + b::kWarmup;
-    fmt::print(
-        "{} empty tasks (+{} warm-up, `{}`), appose-cpp service → C++ worker{}: {:.2f} s; "
-        "round trip median {:.1f} µs, p99 {:.1f} µs\n",
-        tasks, b::kWarmup, op, pin ? fmt::format(", pinned to CPU {}", *pin) : "", seconds,
-        rtt.median, rtt.p99);
+    const std::string where = pin ? fmt::format(", pinned to CPU {}", *pin) : "";
+    if (rtt) {
+      fmt::print(
+          "{} empty tasks (+{} warm-up, `{}`), appose-cpp service → C++ worker{}: {:.2f} s; "
+          "round trip median {:.1f} µs, p99 {:.1f} µs\n",
+          tasks, b::kWarmup, op, where, seconds, rtt->median, rtt->p99);
+    } else {
+      fmt::print(
+          "{} empty tasks (+{} warm-up, `{}`, {} in flight), appose-cpp service → C++ worker{}: "
+          "{:.2f} s; median {:.0f} tasks/s\n",
+          tasks, b::kWarmup, op, window, where, seconds, rate->median);
+    }
     fmt::print("{:<36} {:>9} {:>9}\n", "context switches per task", "voluntary", "involunt.");
     print_switches("host", host, host_before, host_after, n);
     print_switches("worker", worker, worker_before, worker_after, n);

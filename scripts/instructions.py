@@ -2,7 +2,7 @@
 """A guard on the cost of a round trip that does not depend on the clock (issue 18).
 
   scripts/instructions.py [--build DIR] [--tasks N] [--baseline FILE] [--update | --no-compare]
-                          [--breakdown] [--op NAME] [--keep DIR]
+                          [--breakdown] [--op NAME] [--window N] [--keep DIR]
 
 Runs bench/hops (empty tasks one after another, appose-cpp service -> C++ worker, the `noop`
 operation of examples/worker_ops) under callgrind, both processes (--trace-children=yes; the
@@ -24,6 +24,8 @@ build's breakdown). --breakdown also prints, for each thread, its instructions a
 malloc per round trip and the functions with the largest inclusive cost (the hops of issue 18's
 table in docs/benchmarks.md). --op runs another operation of examples/worker_ops (such as
 `noop_immediate`, Dispatch::immediate); only `noop`, the default, compares with the baseline.
+--window N keeps N tasks in flight instead (bench/compare's rows 6h and 6i: 64), with
+--no-compare: the baseline is for tasks one after another.
 
 Exit status: 0 within the tolerance (or --update); 1 grown beyond it, or not comparable; 2 usage
 or tool error.
@@ -189,7 +191,7 @@ def tool_versions(build):
     return cache.get("CMAKE_BUILD_TYPE", "") or "untyped", compiler
 
 
-def run(build, tasks, keep, op):
+def run(build, tasks, keep, op, window):
     hops = os.path.join(build, "bench", "hops")
     worker = os.path.join(build, "examples", "worker_ops")
     for program in (hops, worker):
@@ -214,7 +216,7 @@ def run(build, tasks, keep, op):
         str(tasks),
         "--op",
         op,
-    ]
+    ] + (["--window", str(window)] if window else [])
     started = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True)
     seconds = time.monotonic() - started
@@ -277,6 +279,8 @@ def main():
     parser.add_argument("--no-compare", action="store_true", help="print only, no baseline")
     parser.add_argument("--breakdown", action="store_true", help="per thread, top functions")
     parser.add_argument("--op", default="noop", help="the operation run (noop)")
+    parser.add_argument("--window", type=int, default=0,
+                        help="tasks kept in flight (default: one after another)")
     parser.add_argument("--top", type=int, default=12, help="functions listed per thread")
     parser.add_argument("--keep", help="keep callgrind's files in this directory")
     args = parser.parse_args()
@@ -286,9 +290,11 @@ def main():
         fail("--update and --no-compare exclude each other")
     if args.op != "noop" and not args.no_compare:
         fail("the baseline is for `noop`: run another --op with --no-compare")
+    if args.window and not args.no_compare:
+        fail("the baseline is for tasks one after another: run --window with --no-compare")
 
     build_type, compiler = tool_versions(args.build)
-    processes, seconds, output = run(args.build, args.tasks, args.keep, args.op)
+    processes, seconds, output = run(args.build, args.tasks, args.keep, args.op, args.window)
     round_trips = args.tasks + WARMUP + 1  # hops starts the worker with one task first
     if args.breakdown:
         print(output.rstrip())

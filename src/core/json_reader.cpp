@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "core/json.hpp"
+#include "core/json_scan.hpp"
 #include "util/utf8.hpp"
 
 namespace appose::detail::codec {
@@ -24,17 +25,14 @@ bool is_json_space(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-// Bytes a string can hold as they are: printable ASCII but the quote and the backslash.
-// (Bytes >= 0x80 are checked as UTF-8; control characters must be escaped in JSON.)
-constexpr std::array<bool, 256> make_plain_table() {
-  std::array<bool, 256> t{};
-  for (std::size_t c = 0x20; c < 0x80; ++c)
-    t[c] = true;
-  t['"'] = false;
-  t['\\'] = false;
-  return t;
+/// Past the bytes a string can hold as they are, from `p` on: printable ASCII but the quote
+/// and the backslash. (Bytes >= 0x80 are checked as UTF-8; control characters must be escaped
+/// in JSON.)
+const char* skip_plain(const char* p, const char* end) noexcept {
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  const auto* stop = plain_run_end(u, reinterpret_cast<const unsigned char*>(end), true);
+  return p + (stop - u);
 }
-constexpr std::array<bool, 256> kPlain = make_plain_table();
 
 int hex_value(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
@@ -101,8 +99,7 @@ class Reader {
       skip_space();
       if (p_ == end_ || *p_ != '"') return false;
       const char* key = ++p_;
-      while (p_ < end_ && kPlain[static_cast<unsigned char>(*p_)])
-        ++p_;
+      p_ = skip_plain(p_, end_);
       if (p_ == end_ || *p_ != '"') return false;  // an escape or a non-ASCII byte in the key
       const std::string_view name(key, static_cast<std::size_t>(p_ - key));
       ++p_;
@@ -117,10 +114,7 @@ class Reader {
       field.value.reset();
       const char* text = p_ + 1;
       const char* q = text;
-      if (p_ < end_ && *p_ == '"') {
-        while (q < end_ && kPlain[static_cast<unsigned char>(*q)])
-          ++q;
-      }
+      if (p_ < end_ && *p_ == '"') q = skip_plain(q, end_);
       if (p_ < end_ && *p_ == '"' && q < end_ && *q == '"') {
         field.text = std::string_view(text, static_cast<std::size_t>(q - text));
         p_ = q + 1;
@@ -274,8 +268,7 @@ class Reader {
     const char* run = p_;
     auto flush = [&] { s.append(run, p_); };
     while (true) {
-      while (p_ < end_ && kPlain[static_cast<unsigned char>(*p_)])
-        ++p_;
+      p_ = skip_plain(p_, end_);
       if (p_ == end_) return fail("unterminated string");
       auto c = static_cast<unsigned char>(*p_);
       if (c == '"') {

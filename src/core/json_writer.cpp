@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "core/json_scan.hpp"
 #include "util/utf8.hpp"
 
 namespace appose::detail::codec {
@@ -194,8 +195,7 @@ void JsonWriter::string(std::string_view s) {
   const unsigned char* end = p + s.size();
   while (p < end) {
     const unsigned char* run = p;
-    while (p < end && *p < 0x80U && kEscape[*p] == 0)
-      ++p;
+    p = plain_run_end(p, end, /*del_plain=*/false);  // where kEscape says 0
     out_.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p - run));
     if (p == end) break;
     if (*p < 0x80U) {

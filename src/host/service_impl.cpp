@@ -28,7 +28,18 @@ std::atomic<int> next_service_id{0};
 }  // namespace
 
 ServiceImpl::ServiceImpl(ServiceConfig config)
-    : id_(next_service_id.fetch_add(1)), config_(std::move(config)) {}
+    : id_(next_service_id.fetch_add(1)),
+      config_(std::move(config)),
+      requests_(
+          [this](std::string_view bytes) {
+            std::lock_guard lock(write_mu_);
+            return process_.write_stdin(bytes);
+          },
+          [this] {
+            std::lock_guard lock(write_mu_);
+            process_.close_stdin();  // no-op when not started or already closed
+          },
+          [this](std::error_code ec) { write_failed(ec); }) {}
 
 ServiceImpl::~ServiceImpl() {
   // Normally the Reaper has already finished the worker; this covers a service destroyed
@@ -40,6 +51,7 @@ ServiceImpl::~ServiceImpl() {
     if (running) process_.kill_group();
   }
   if (running || io_thread_.joinable()) join_threads();
+  requests_.stop();  // before the members its callbacks use (events_) are destroyed
   if (!init_file_.empty()) remove_quietly(utf8_path(init_file_));
 }
 
@@ -89,11 +101,12 @@ codec::WriteOptions ServiceImpl::write_options() const {
 }
 
 void ServiceImpl::start() {
+  // Every task's start calls this: once the worker runs, it takes no lock.
+  if (started_.load(std::memory_order_acquire)) return;
   std::unique_lock lock(mu_);
   if (state_ != State::idle) return;
-  {
-    std::lock_guard write_lock(write_mu_);
-    if (stdin_closed_) throw Error("Service::start(): the service was closed before it started");
+  if (requests_.closed()) {
+    throw Error("Service::start(): the service was closed before it started");
   }
 
   platform::SpawnOptions spawn;
@@ -125,7 +138,7 @@ void ServiceImpl::start() {
     throw;
   }
   {
-    // write_line() and close() use process_ under write_mu_ only.
+    // requests_ uses process_ under write_mu_ only.
     std::lock_guard write_lock(write_mu_);
     process_ = std::move(process);
   }
@@ -139,6 +152,7 @@ void ServiceImpl::start() {
         "killed");
   }
   io_thread_ = std::thread([this] { io_loop(); });
+  started_.store(true, std::memory_order_release);
 }
 
 void ServiceImpl::restart() {
@@ -146,6 +160,7 @@ void ServiceImpl::restart() {
   // joinable std::thread (std::terminate). Each restart then kills the worker the previous
   // one started, so N concurrent restarts leave one fresh worker.
   std::lock_guard restart_lock(restart_mu_);
+  started_.store(false, std::memory_order_release);
   {
     std::unique_lock lock(mu_);
     if (state_ == State::running) {
@@ -160,6 +175,8 @@ void ServiceImpl::restart() {
     if (state_ != State::idle) exited_cv_.wait(lock, [&] { return state_ == State::exited; });
   }
   if (io_thread_.joinable()) io_thread_.join();
+  // Requests queued for the old worker are dropped; the new one gets those sent from now on.
+  requests_.reset();
   {
     std::lock_guard lock(mu_);
     std::lock_guard write_lock(write_mu_);
@@ -176,7 +193,6 @@ void ServiceImpl::restart() {
     worker_info_.reset();
     init_error_.reset();
     init_error_full_ = false;
-    stdin_closed_ = false;
   }
   debug_service("restarting the worker");
   start();
@@ -192,32 +208,23 @@ std::shared_ptr<const ScriptSyntax> ServiceImpl::syntax() const {
   return syntax_;
 }
 
-void ServiceImpl::write_line(const std::string& line) {
-  std::error_code ec;
-  {
-    std::lock_guard lock(write_mu_);
-    if (stdin_closed_) throw Error("the service is closed: no more tasks can be sent to it");
-    ec = process_.write_stdin(line);
-  }
-  if (ec) {
-    // The worker is gone (EPIPE) or cannot take requests any more (it closed its stdin, or a
-    // partial line has corrupted the stream): no answer can come to this request. Killing the
-    // worker turns that into the one crash path (the I/O thread crashes every pending task,
-    // this one included, with the exit code and the collected output) instead of a task that
-    // waits for ever. A worker that has already exited is not affected by the kill.
-    log(fmt::format("could not write to the worker (pid {}): {}; stopping it", process_.pid(),
-                    ec.message()));
-    kill(fmt::format("The service killed the worker: a request could not be written to it ({}).",
-                     ec.message()));
-  }
+void ServiceImpl::write_failed(std::error_code ec) {
+  // The worker is gone (EPIPE) or cannot take requests any more (it closed its stdin, or a
+  // partial line has corrupted the stream): no answer can come to what was written. Killing
+  // the worker turns that into the one crash path (the I/O thread crashes every pending task,
+  // those written included, with the exit code and the collected output) instead of tasks that
+  // wait for ever. A worker that has already exited is not affected by the kill.
+  const std::int64_t worker = pid();
+  log(fmt::format("could not write to the worker (pid {}): {}; stopping it", worker, ec.message()));
+  kill(fmt::format("The service killed the worker: a request could not be written to it ({}).",
+                   ec.message()));
 }
 
 void ServiceImpl::submit(const std::shared_ptr<TaskImpl>& task, std::string line) {
-  {
-    // Closed by the user: refuse, whether or not the worker has exited since.
-    std::lock_guard lock(write_mu_);
-    if (stdin_closed_) throw Error("the service is closed: no more tasks can be sent to it");
-  }
+  // Closed by the user: refuse, whether or not the worker has exited since. (A close() racing
+  // this is caught by requests_.send().)
+  if (requests_.closed()) throw Error("the service is closed: no more tasks can be sent to it");
+  bool in_flight;
   {
     std::unique_lock lock(mu_);
     if (tasks_closed_) {
@@ -227,15 +234,18 @@ void ServiceImpl::submit(const std::shared_ptr<TaskImpl>& task, std::string line
       return;
     }
     tasks_[task->id_] = task;
+    in_flight = tasks_.size() > 1;
   }
   try {
-    write_line(line);
+    // With other tasks in flight the caller is pipelining: the request joins a batch.
+    requests_.send(line, in_flight);
   } catch (...) {
     std::lock_guard lock(mu_);
     tasks_.erase(task->id_);
     throw;
   }
-  line.pop_back();  // the debug callback sees lines without their newline
+  if (!debugging_) return;  // the text is made only for a callback that would see it
+  line.pop_back();          // the debug callback sees lines without their newline
   debug_service(kSentMark + line);
 }
 
@@ -249,7 +259,7 @@ void ServiceImpl::send_cancel(const std::string& task_id) {
     if (state_ != State::running) return;
   }
   try {
-    write_line(line + "\n");
+    requests_.send(line + "\n", false);
   } catch (const Error&) {
     return;  // closed: nothing to cancel through any more
   }
@@ -257,9 +267,7 @@ void ServiceImpl::send_cancel(const std::string& task_id) {
 }
 
 void ServiceImpl::close() {
-  std::lock_guard lock(write_mu_);
-  stdin_closed_ = true;
-  process_.close_stdin();  // no-op when not started or already closed
+  requests_.close();
 }
 
 void ServiceImpl::kill(std::string reason) {
@@ -371,12 +379,6 @@ void ServiceImpl::log(std::string message) {
   });
 }
 
-std::shared_ptr<TaskImpl> ServiceImpl::find_task(const std::string& id) {
-  std::lock_guard lock(mu_);
-  auto it = tasks_.find(id);
-  return it == tasks_.end() ? nullptr : it->second;
-}
-
 void ServiceImpl::release() {
   bool running;
   {
@@ -394,6 +396,7 @@ void ServiceImpl::join_threads() {
       io_thread_.join();  // returns once the worker has exited and its output is drained
     }
   }
+  requests_.stop();
   if (!events_.on_queue_thread()) events_.stop_and_join();
 }
 

@@ -29,11 +29,13 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "appose/service.hpp"
 #include "appose/task.hpp"
 #include "host/event_queue.hpp"
+#include "host/request_writer.hpp"
 #include "platform/process.hpp"
 #include "wire/messages.hpp"
 
@@ -157,10 +159,9 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   [[nodiscard]] std::string crash_report(int exit_code) const;
   /// Gives `message` to the debug callback, as "[<prefix>-<id>] message".
   void debug(std::string_view prefix, std::string message);
-  /// Writes one request; a failed write kills the worker, so that its tasks crash.
-  void write_line(const std::string& line);
-  /// The pending task `id`, or null.
-  [[nodiscard]] std::shared_ptr<TaskImpl> find_task(const std::string& id);
+  /// Reports a request that could not be written, and kills the worker, so that its tasks
+  /// crash (RequestWriter's Failed).
+  void write_failed(std::error_code ec);
 
   const int id_;
   ServiceConfig config_;
@@ -169,6 +170,9 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   mutable std::mutex mu_;  // guards everything below that the I/O thread and callers share
   std::condition_variable exited_cv_;
   enum class State : std::uint8_t { idle, running, exited } state_ = State::idle;
+  // start() has finished starting the worker (its I/O thread too): read without mu_ by the
+  // start() every task makes; cleared by restart() before it stops the worker.
+  std::atomic<bool> started_{false};
   std::string init_script_;
   std::string init_file_;
   std::function<void(std::string_view)> debug_cb_;
@@ -187,7 +191,8 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   // Service::wait_for() returns only after every pending task is CRASHED): from then on a
   // submitted task is crashed at once instead of entering the table.
   bool tasks_closed_ = false;
-  std::map<std::string, std::shared_ptr<TaskImpl>> tasks_;
+  // By id; hashed, as ids are long and alike (32 hex digits): a lookup per response.
+  std::unordered_map<std::string, std::shared_ptr<TaskImpl>> tasks_;
   // The most recent lines only (kKeptLines each, each cut at kKeptLineBytes): a worker that
   // prints for days must not grow the host without bound. The counts say how many were let go.
   std::deque<std::string> invalid_lines_;
@@ -200,12 +205,13 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   std::optional<std::string> init_error_;
   bool init_error_full_ = false;
 
-  // One whole line per write. Lock order: mu_ before write_mu_ (only start() takes both);
-  // a blocked write holds write_mu_ alone, so kill() and the I/O thread never wait for it.
+  // Guards process_'s stdin for the writes and the close of requests_. Lock order: mu_ before
+  // write_mu_ (only start() and restart() take both); a blocked write holds write_mu_ alone,
+  // so kill() and the I/O thread never wait for it.
   std::mutex write_mu_;
-  // close() was called (by the user, or the Reaper). Written under write_mu_; atomic because
-  // the I/O thread reads it without that lock (a blocked write holds it).
-  std::atomic<bool> stdin_closed_{false};
+  // The requests, in order (one write per request, or per batch of tasks in flight). Its
+  // closed() is close(): called by the user, or the Reaper.
+  RequestWriter requests_;
 
   std::thread io_thread_;  // ends once the worker has exited and its output is drained
   // Serialises restart(): two at once would both join io_thread_ and both assign a new one.
@@ -286,6 +292,9 @@ class TaskImpl : public std::enable_shared_from_this<TaskImpl> {
   mutable std::mutex mu_;
   TaskStatus status_ = TaskStatus::INITIAL;
   bool started_ = false;  // a start() has sent the task (or crashed it), or is about to
+  // A start() has sent the task (or crashed it): set last, read without a lock by the start
+  // Task::wait_for() makes, which has nothing to do then.
+  std::atomic<bool> sent_{false};
   Args outputs_;
   std::optional<std::string> error_;
   std::optional<std::string> message_;

@@ -75,9 +75,9 @@ void ServiceImpl::record_invalid(std::string text, std::string_view why) {
 void ServiceImpl::handle_stdout_line(std::string_view line) {
   // Nearly every line is one task's response, read without a Value tree; the rest (and any
   // line the fast lane declines) is read in full, with its faults reported.
-  if (std::optional<codec::Response> response = codec::read_task_response(line)) {
+  if (codec::Response response; codec::read_task_response(line, response)) {
     if (debugging_) debug("SERVICE", kReceivedMark + std::string(line));
-    deliver(std::move(*response));
+    deliver(std::move(response));
     return;
   }
   codec::LineContents contents = codec::split_line(line);
@@ -137,14 +137,22 @@ void ServiceImpl::handle_stdout_line(std::string_view line) {
 }
 
 void ServiceImpl::deliver(codec::Response&& response) {
-  auto task = find_task(*response.task);
+  std::shared_ptr<TaskImpl> task;
+  {
+    std::lock_guard lock(mu_);
+    auto it = tasks_.find(*response.task);
+    if (it != tasks_.end()) {
+      if (is_terminal(response.type)) {
+        task = std::move(it->second);
+        tasks_.erase(it);
+      } else {
+        task = it->second;
+      }
+    }
+  }
   if (!task) {
     debug_service("No such task: " + *response.task);
     return;
-  }
-  if (is_terminal(response.type)) {
-    std::lock_guard lock(mu_);
-    tasks_.erase(*response.task);
   }
   auto applied = task->handle(std::move(response));
   TaskImpl::release(std::move(task), applied);
@@ -187,7 +195,7 @@ void ServiceImpl::reply_error(const std::string& call, std::string error) {
   // its stdin meanwhile, so the write does not wait on it. (A worker that never reads stdin
   // can stall this write only until it dies or is killed: kill() does not need write_mu_.)
   try {
-    write_line(line + "\n");
+    requests_.send(line + "\n", false);
   } catch (const Error&) {
     return;  // closed: the worker reads EOF, which also ends its wait
   }
@@ -238,7 +246,7 @@ class ServiceImpl::OutputHandler final : public platform::PumpHandler {
   void closed(platform::OutputStream stream) override {
     if (stream == platform::OutputStream::out && !exited_) {
       stdout_gone_ = Clock::now();
-      told_to_end_ = service_.stdin_closed_;
+      told_to_end_ = service_.requests_.closed();
       if (told_to_end_) grace_ = std::max<Clock::duration>(kStdoutGoneGrace, service_.grace());
     }
   }
@@ -336,7 +344,7 @@ std::string ServiceImpl::crash_report(int exit_code) const {
 }
 
 void ServiceImpl::finish_after_exit() {
-  std::map<std::string, std::shared_ptr<TaskImpl>> pending;
+  decltype(tasks_) pending;
   std::string report;
   int code;
   {

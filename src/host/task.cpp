@@ -78,6 +78,18 @@ std::string exception_text(TaskStatus status, const std::optional<std::string>& 
   }
 }
 
+/// Throws the TaskException of `task` if it ended in error; one lock for its status and error.
+void throw_if_failed(TaskImpl& impl, const Task& task) {
+  TaskStatus status;
+  std::optional<std::string> error;
+  {
+    std::lock_guard lock(impl.mu_);
+    status = impl.status_;
+    if (is_error(status)) error = impl.error_;
+  }
+  if (is_error(status)) throw TaskException(exception_text(status, error), task);
+}
+
 }  // namespace
 
 TaskImpl::TaskImpl(std::weak_ptr<ServiceImpl> service, std::string script, Args inputs,
@@ -97,6 +109,8 @@ void TaskImpl::listen(TaskListener listener) {
 }
 
 void TaskImpl::start(const std::shared_ptr<ServiceFront>& front, bool if_initial) {
+  // Task::wait_for() on a task sent already (the common case) takes no lock.
+  if (if_initial && sent_.load(std::memory_order_acquire)) return;
   auto service = front ? front->impl() : service_.lock();
   if (!service) throw Error("Task::start(): the task's service is gone");
   // One start attempt at a time: a thread in wait_for() must not see the task as started while
@@ -136,6 +150,7 @@ void TaskImpl::start(const std::shared_ptr<ServiceFront>& front, bool if_initial
     unclaim();
     throw;
   }
+  sent_.store(true, std::memory_order_release);
 }
 
 void TaskWaiters::finished(bool settled) {
@@ -212,9 +227,9 @@ Args TaskImpl::adopt_outputs(Args outputs) const {
 }
 
 TaskImpl::Applied TaskImpl::handle(codec::Response&& response) {
-  auto service = service_.lock();
   // Empty outputs (most small tasks') have nothing to resolve or adopt.
   if (response.type == ResponseType::COMPLETION && !response.outputs.empty()) {
+    auto service = service_.lock();
     try {
       // Proxies own the service, as Task handles do; the task is out of the service's table
       // by now, so this makes no cycle.
@@ -232,18 +247,20 @@ TaskImpl::Applied TaskImpl::handle(codec::Response&& response) {
       response.outputs = {};
     }
   }
-  if (response.type == ResponseType::FAILURE && service && response.error &&
+  if (response.type == ResponseType::FAILURE && response.error &&
       response.error->rfind(kInitFailedPrefix, 0) == 0) {
     // The bootstrap fails every task of a worker whose init script failed; recorded before the
     // task ends, so that whoever sees it fail sees Service::init_error() set.
-    service->set_init_error(response.error->substr(std::string_view(kInitFailedPrefix).size()),
-                            /*full=*/true);
+    if (auto service = service_.lock()) {
+      service->set_init_error(response.error->substr(std::string_view(kInitFailedPrefix).size()),
+                              /*full=*/true);
+    }
   }
   if (response.type == ResponseType::UPDATE && !response.info.is_null()) {
     try {
       response.info = codec::resolve(std::move(response.info));
     } catch (const std::exception& e) {
-      if (service)
+      if (auto service = service_.lock())
         service->log(fmt::format("task {}: UPDATE info kept undecoded: {}", id_, e.what()));
     }
   }
@@ -259,9 +276,10 @@ TaskImpl::Applied TaskImpl::crash(std::string report) {
 }
 
 TaskImpl::Applied TaskImpl::apply(codec::Response&& r) {
-  TaskEvent event{Task(shared_from_this(), nullptr), r.type, {}, {}, {}, {}};
   bool terminal = is_terminal(r.type);
   bool has_listeners;
+  // Made only for listeners (most tasks have none).
+  std::optional<TaskEvent> event;
   {
     std::lock_guard lock(mu_);
     if (is_finished(status_)) return {};  // first terminal response wins
@@ -296,13 +314,13 @@ TaskImpl::Applied TaskImpl::apply(codec::Response&& r) {
       case ResponseType::RELEASE:
         return {};  // task-less: the service handles them before any task sees them
     }
-    event.message = std::move(r.message);
-    event.current = r.current;
-    event.maximum = r.maximum;
-    event.info = std::move(r.info);
     has_listeners = !listeners_.empty();
+    if (has_listeners) {
+      event.emplace(TaskEvent{Task(shared_from_this(), nullptr), r.type, std::move(r.message),
+                              r.current, r.maximum, std::move(r.info)});
+    }
   }
-  if (has_listeners) dispatch(std::move(event), terminal);
+  if (has_listeners) dispatch(std::move(*event), terminal);
   return {terminal, has_listeners};
 }
 
@@ -384,15 +402,14 @@ Task& Task::start() {
 Task& Task::wait_for() {
   impl_->start(service_, /*if_initial=*/true);
   impl_->wait(std::nullopt);
-  auto s = status();
-  if (is_error(s)) throw TaskException(detail::exception_text(s, error()), *this);
+  detail::throw_if_failed(*impl_, *this);
   return *this;
 }
 
 bool Task::wait_for(std::chrono::milliseconds timeout) {
   impl_->start(service_, /*if_initial=*/true);
   if (!impl_->wait(timeout)) return false;
-  wait_for();
+  detail::throw_if_failed(*impl_, *this);
   return true;
 }
 

@@ -64,36 +64,46 @@ std::optional<std::string_view> read_typed(std::string_view line, FlatObject& o,
 }  // namespace
 
 std::optional<Request> read_task_request(std::string_view line) {
+  Request r;
+  if (!read_task_request(line, r)) return std::nullopt;
+  return r;
+}
+
+bool read_task_request(std::string_view line, Request& r) {
   FlatObject o;
   std::optional<std::string_view> name = read_typed(line, o, "requestType");
-  if (!name) return std::nullopt;
+  if (!name) return false;
   std::optional<RequestType> type = parse_request_type(*name);
-  if (type != RequestType::EXECUTE && type != RequestType::CANCEL) return std::nullopt;
-  Request r;
+  if (type != RequestType::EXECUTE && type != RequestType::CANCEL) return false;
   r.type = *type;
   std::optional<std::string> task;
-  if (!optional_string(o, "task", task) || !task) return std::nullopt;
+  if (!optional_string(o, "task", task) || !task) return false;
   r.task = std::move(*task);
   if (r.type == RequestType::EXECUTE) {
     std::optional<std::string> script;
     if (!optional_string(o, "script", script) || !optional_object(o, "inputs", r.inputs) ||
         !optional_string(o, "queue", r.queue)) {
-      return std::nullopt;
+      return false;
     }
     if (script) r.script = std::move(*script);
   }
-  return r;
+  return true;
 }
 
 std::optional<Response> read_task_response(std::string_view line) {
+  Response r;
+  if (!read_task_response(line, r)) return std::nullopt;
+  return r;
+}
+
+bool read_task_response(std::string_view line, Response& r) {
   FlatObject o;
   std::optional<std::string_view> name = read_typed(line, o, "responseType");
-  if (!name) return std::nullopt;
+  if (!name) return false;
   std::optional<ResponseType> type = parse_response_type(*name);
-  if (!type) return std::nullopt;
-  Response r;
+  if (!type) return false;
   r.type = *type;
-  if (!optional_string(o, "task", r.task) || !r.task) return std::nullopt;
+  if (!optional_string(o, "task", r.task) || !r.task) return false;
   switch (r.type) {
     case ResponseType::LAUNCH:
     case ResponseType::CANCELATION:
@@ -101,14 +111,14 @@ std::optional<Response> read_task_response(std::string_view line) {
     case ResponseType::UPDATE:
       if (!optional_string(o, "message", r.message) || !optional_int(o, "current", r.current) ||
           !optional_int(o, "maximum", r.maximum)) {
-        return std::nullopt;
+        return false;
       }
       if (FlatField* info = o.find("info")) {
         r.info = info->text ? Value(std::string(*info->text)) : std::move(*info->value);
       }
       break;
     case ResponseType::COMPLETION:
-      if (!optional_object(o, "outputs", r.outputs)) return std::nullopt;
+      if (!optional_object(o, "outputs", r.outputs)) return false;
       break;
     case ResponseType::FAILURE:
       if (FlatField* error = o.find("error")) {
@@ -123,9 +133,9 @@ std::optional<Response> read_task_response(std::string_view line) {
       }
       break;
     default:  // HELLO, CALL, RELEASE, CRASH: rare, and read with their checks
-      return std::nullopt;
+      return false;
   }
-  return r;
+  return true;
 }
 
 }  // namespace appose::detail::codec

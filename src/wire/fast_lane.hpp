@@ -20,9 +20,15 @@ namespace appose::detail::codec {
 /// one message gives it; nullopt for any other line (other request types, several or no
 /// messages, text beside one, a field the general path would refuse, ...).
 std::optional<Request> read_task_request(std::string_view line);
+/// read_task_request() into `out`, a Request as default-constructed (left in an unspecified
+/// state when it returns false): no Request is moved out of an optional on the hot path.
+bool read_task_request(std::string_view line, Request& out);
 
 /// The LAUNCH, UPDATE, COMPLETION, FAILURE or CANCELATION with a task id that `line` holds
 /// alone, as to_response() of split_line()'s one message gives it; nullopt for any other line.
 std::optional<Response> read_task_response(std::string_view line);
+/// read_task_response() into `out`, a Response as default-constructed (left in an unspecified
+/// state when it returns false).
+bool read_task_response(std::string_view line, Response& out);
 
 }  // namespace appose::detail::codec

@@ -56,9 +56,13 @@ void write_execute_body(JsonWriter& w, std::string& out, std::string_view script
   out += R"(,"script":)";
   w.string(script);
   out += R"(,"inputs":)";
-  w.push_key("inputs");
-  w.object(inputs);
-  w.pop();
+  if (inputs.empty()) {
+    out += "{}";  // most small tasks': no path to keep for errors
+  } else {
+    w.push_key("inputs");
+    w.object(inputs);
+    w.pop();
+  }
   out += R"(,"queue":)";
   if (queue) {
     w.string(*queue);
@@ -188,9 +192,14 @@ std::string encode_reply(const Reply& reply, const WriteOptions& options) {
   return out;
 }
 
+/// Room for a message's fixed text and its task id: one allocation where a small message
+/// would otherwise grow its string three or four times.
+constexpr std::size_t kSmallMessage = 112;
+
 std::string encode_execute(std::string_view task, std::string_view script, const Args& inputs,
                            const std::optional<std::string>& queue, const WriteOptions& options) {
   std::string out;
+  out.reserve(kSmallMessage + script.size());
   JsonWriter w(out, options);
   write_request_head(w, out, task, RequestType::EXECUTE);
   write_execute_body(w, out, script, inputs, queue);
@@ -200,6 +209,21 @@ std::string encode_execute(std::string_view task, std::string_view script, const
 
 std::string encode_response(const Response& response, const WriteOptions& options) {
   std::string out;
+  out.reserve(kSmallMessage);
+  append_response(out, response, options);
+  return out;
+}
+
+void append_task_event(std::string& out, std::string_view task, ResponseType type) {
+  JsonWriter w(out, WriteOptions{});
+  out += type == ResponseType::COMPLETION ? R"({"outputs":{},"task":)" : R"({"task":)";
+  w.string(task);
+  out += R"(,"responseType":)";
+  w.string(to_string(type));
+  out += '}';
+}
+
+void append_response(std::string& out, const Response& response, const WriteOptions& options) {
   JsonWriter w(out, options);
   if (response.type == ResponseType::CRASH) {
     throw ProtocolError("CRASH is never sent by a worker: the service makes it up");
@@ -216,11 +240,11 @@ std::string encode_response(const Response& response, const WriteOptions& option
       w.string(*response.version);
     }
     out += '}';
-    return out;
+    return;
   }
   if (response.type == ResponseType::CALL || response.type == ResponseType::RELEASE) {
     write_taskless(w, out, response);
-    return out;
+    return;
   }
   if (!response.task) {
     throw ProtocolError(fmt::format("a {} response needs a task id", to_string(response.type)));
@@ -258,9 +282,13 @@ std::string encode_response(const Response& response, const WriteOptions& option
       break;
     case ResponseType::COMPLETION:
       key("outputs");
-      w.push_key("outputs");
-      w.object(response.outputs);
-      w.pop();
+      if (response.outputs.empty()) {
+        out += "{}";
+      } else {
+        w.push_key("outputs");
+        w.object(response.outputs);
+        w.pop();
+      }
       out += ',';
       break;
     case ResponseType::FAILURE:
@@ -278,7 +306,6 @@ std::string encode_response(const Response& response, const WriteOptions& option
   out += R"(,"responseType":)";
   w.string(to_string(response.type));
   out += '}';
-  return out;
 }
 
 Request to_request(Args message) {

@@ -77,6 +77,12 @@ std::string encode_execute(std::string_view task, std::string_view script, const
 /// as appose-python's worker writes them. Task-less messages (HELLO, CALL, RELEASE) lead with
 /// `responseType`, as upstream writes them after 0.12.
 std::string encode_response(const Response& response, const WriteOptions& options = {});
+/// encode_response(), appended to `out`. If it throws, `out` may hold part of the line.
+void append_response(std::string& out, const Response& response, const WriteOptions& options = {});
+/// The line of a response that carries nothing but its task and type (LAUNCH, CANCELATION, a
+/// COMPLETION without outputs), appended to `out`: the bytes encode_response() writes for it,
+/// without making a Response.
+void append_task_event(std::string& out, std::string_view task, ResponseType type);
 
 /// Interprets a decoded message as a request; throws ProtocolError saying what is wrong.
 Request to_request(Args message);

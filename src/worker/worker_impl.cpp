@@ -81,11 +81,12 @@ std::pair<WorkerTaskImpl::Ending, std::string> WorkerTaskImpl::take_ending() {
 }
 
 void WorkerImpl::respond(codec::Response response, const WorkerTaskImpl* task) {
-  const bool update = response.type == ResponseType::UPDATE;
-  std::string line;
+  // Reused by each thread: a response costs no allocation of its own.
+  thread_local std::string line;
+  line.clear();
   std::vector<SharedMemory> handed;
   try {
-    line = codec::encode_response(response);
+    codec::append_response(line, response);
     if (response.type == ResponseType::COMPLETION) {
       hand_over(Value(std::move(response.outputs)), handed);
     }
@@ -97,21 +98,55 @@ void WorkerImpl::respond(codec::Response response, const WorkerTaskImpl* task) {
     failure.type = ResponseType::FAILURE;
     failure.task = response.task;
     failure.error = fmt::format("The task's response could not be encoded: {}", e.what());
-    line = codec::encode_response(failure);
+    line.clear();
+    codec::append_response(line, failure);
   }
-  if (task == nullptr || !task->on_reader) {
-    const bool ok = channel.write_line(std::move(line));
+  line += '\n';
+  send_lines(line, handed, response.type == ResponseType::UPDATE, task);
+}
+
+void WorkerImpl::respond_plain(const WorkerTaskImpl& task, ResponseType type) {
+  thread_local std::string line;
+  line.clear();
+  codec::append_task_event(line, task.id, type);
+  line += '\n';
+  std::vector<SharedMemory> none;
+  send_lines(line, none, false, &task);
+}
+
+void WorkerImpl::send_lines(std::string_view lines, std::vector<SharedMemory>& handed, bool update,
+                            const WorkerTaskImpl* task) {
+  if (task == nullptr || !task->held) {
+    const bool ok = channel.write_lines(lines);
     sent(ok, handed);
     return;
   }
-  std::lock_guard lock(held_mu);
-  held_lines += line;
-  held_lines += '\n';
-  for (auto& shm : handed)
-    held_blocks.push_back(std::move(shm));
-  // A released task's line goes out with what is held before it (its LAUNCH, perhaps): the
-  // new reader might not write that before it waits for input.
-  if (update || task->released || held_lines.size() >= kHeldLimit) write_held();
+  {
+    std::lock_guard lock(held_mu);
+    if (held_lines.empty()) held_since = std::chrono::steady_clock::now();
+    held_lines += lines;
+    for (auto& shm : handed)
+      held_blocks.push_back(std::move(shm));
+    // A released task's line goes out with what is held before it (its LAUNCH, perhaps): the
+    // new reader might not write that before it waits for input.
+    if (update || task->released || held_lines.size() >= kHeldLimit) {
+      write_held();
+      return;
+    }
+  }
+  // The reader writes what its own tasks hold before it waits for input; a task on another
+  // thread may be followed there by a long one, so the alarm bounds its wait.
+  if (!task->on_reader) arm_alarm();
+}
+
+void WorkerImpl::arm_alarm() {
+  if (!alarm_set.exchange(true)) alarm->set(kTakeover);
+}
+
+void WorkerImpl::flush_unlocked(std::unique_lock<std::mutex>& lock) {
+  lock.unlock();
+  flush_held();
+  lock.lock();
 }
 
 void WorkerImpl::flush_held() {
@@ -184,7 +219,7 @@ int WorkerImpl::run(Worker& facade) {
     warn(fmt::format("every task will be handed to the pool: {}", e.what()));
   }
   std::thread watcher;
-  if (alarm) watcher = std::thread([this] { watch_reader(); });
+  if (alarm) watcher = std::thread([this] { watch(); });
   // One thread more than max_concurrency(): one of them reads (reader_wanted starts true), so
   // that many can run tasks.
   std::vector<std::thread> pool;
@@ -199,6 +234,7 @@ int WorkerImpl::run(Worker& facade) {
     alarm->stop();
     watcher.join();
   }
+  flush_held();  // what a thread of an operation's own held after the serving threads ended
   return 0;
 }
 
@@ -236,8 +272,8 @@ void WorkerImpl::fail_request(std::string task_id, std::string error) {
 bool WorkerImpl::handle_line(std::string_view line) {
   // Nearly every line is one EXECUTE or CANCEL, read without a Value tree; the rest (and any
   // line the fast lane declines) is read in full, with its faults reported.
-  if (std::optional<codec::Request> request = codec::read_task_request(line)) {
-    return handle_request(std::move(*request), true);
+  if (codec::Request request; codec::read_task_request(line, request)) {
+    return handle_request(std::move(request), true);
   }
   codec::LineContents contents = codec::split_line(line);
   for (const auto& bad : contents.invalid) {
@@ -282,18 +318,19 @@ bool WorkerImpl::handle_request(codec::Request request, bool may_run_here) {
     // A CANCEL for a task that has just ended is normal: nothing to do.
     return true;
   }
-  if (is_active(request.task)) {
-    warn(
-        fmt::format("ignoring a second EXECUTE for task {}, which is still running", request.task));
+  auto second_execute = [](const std::string& id) {
+    warn(fmt::format("ignoring a second EXECUTE for task {}, which is still running", id));
     return true;
-  }
+  };
   auto task = std::make_shared<WorkerTaskImpl>();
   task->worker = this;
+  task->held = alarm != nullptr;
   task->id = std::move(request.task);
   task->operation = trim(request.script);
   try {
     task->inputs = codec::resolve(std::move(request.inputs));
   } catch (const std::exception& e) {
+    if (is_active(task->id)) return second_execute(task->id);
     fail_request(task->id, fmt::format("The task's inputs could not be decoded: {}", e.what()));
     return true;
   }
@@ -302,24 +339,27 @@ bool WorkerImpl::handle_request(codec::Request request, bool may_run_here) {
   }
   const bool main = request.queue && *request.queue == "main";
   if (!main && task->entry != nullptr && task->entry->dispatch == Dispatch::immediate) {
+    if (is_active(task->id)) return second_execute(task->id);
     // Not filed in `active`: no CANCEL or second EXECUTE can be read before it ends.
     task->on_reader = true;
+    task->held = true;
     execute(*task);
     return true;
   }
   std::unique_lock lock(mu);
-  active[task->id] = task;
+  // Looked up and filed at once (the inputs of a second EXECUTE are let go unused).
+  if (!active.try_emplace(task->id, task).second) {
+    lock.unlock();
+    return second_execute(task->id);
+  }
   if (!main && may_run_here && alarm && idle > 0 && pool_queue.empty() && !channel.line_ready()) {
     // The pool is idle and the reader has nothing else to read: running the task here saves
-    // the hand-off. Should it run long, watch_reader() has an idle thread take over reading.
+    // the hand-off. Should it run long, watch() has an idle thread take over reading.
     task->on_reader = true;
     reader_task = task;
     reader_task_since = std::chrono::steady_clock::now();
-    if (!alarm_set) {
-      alarm_set = true;
-      alarm->set(kTakeover);
-    }
     lock.unlock();
+    arm_alarm();
     execute(*task);
     lock.lock();
     active.erase(task->id);
@@ -332,30 +372,47 @@ bool WorkerImpl::handle_request(codec::Request request, bool may_run_here) {
   return true;
 }
 
-void WorkerImpl::watch_reader() {
+void WorkerImpl::watch() {
+  using std::chrono::steady_clock;
   while (alarm->wait()) {
-    std::lock_guard lock(mu);
-    if (!reader_task) {
-      // Rang after the reader's last task ended: nothing to watch until the next one sets it.
-      alarm_set = false;
-      continue;
-    }
-    const auto ran = std::chrono::steady_clock::now() - reader_task_since;
-    if (ran < kTakeover) {
-      // Set for an earlier task: this one has time left.
-      alarm->set(kTakeover - ran);
-      continue;
+    // Cleared first: a task that holds a response after this sets the alarm itself, one
+    // before it is seen below.
+    alarm_set.store(false);
+    std::optional<steady_clock::duration> next;
+    {
+      std::lock_guard lock(mu);
+      if (reader_task) {
+        const auto ran = steady_clock::now() - reader_task_since;
+        if (ran < kTakeover) {
+          // Set for an earlier task: this one has time left.
+          next = kTakeover - ran;
+        } else {
+          {
+            std::lock_guard held(held_mu);
+            reader_task->released = true;
+          }
+          reader_task.reset();
+          // An idle pool thread exists: the reader ran the task only when one did, and has
+          // queued nothing since.
+          reader_wanted = true;
+          pool_ready.notify_one();
+        }
+      }
     }
     {
+      // Without `mu`: a write the host is slow to read must not hold up the reader.
       std::lock_guard held(held_mu);
-      reader_task->released = true;
+      if (!held_lines.empty()) {
+        const auto waited = steady_clock::now() - held_since;
+        if (waited >= kTakeover) {
+          write_held();
+        } else {
+          const steady_clock::duration left = kTakeover - waited;
+          next = next ? std::min(*next, left) : left;
+        }
+      }
     }
-    reader_task.reset();
-    alarm_set = false;
-    // An idle pool thread exists: the reader ran the task only when one did, and has queued
-    // nothing since.
-    reader_wanted = true;
-    pool_ready.notify_one();
+    if (next && !alarm_set.exchange(true)) alarm->set(*next);
   }
 }
 
@@ -366,9 +423,11 @@ bool WorkerImpl::is_active(const std::string& id) {
 
 void WorkerImpl::pool_thread() {
   std::unique_lock lock(mu);
+  auto ready = [&] { return reader_wanted || !pool_queue.empty() || eof; };
   while (true) {
+    if (!ready()) flush_unlocked(lock);
     ++idle;
-    pool_ready.wait(lock, [&] { return reader_wanted || !pool_queue.empty() || eof; });
+    pool_ready.wait(lock, ready);
     --idle;
     if (reader_wanted) {
       reader_wanted = false;
@@ -377,18 +436,22 @@ void WorkerImpl::pool_thread() {
       lock.lock();
       continue;
     }
-    if (pool_queue.empty()) return;
+    if (pool_queue.empty()) break;
     run_next(lock, pool_queue);
   }
+  flush_unlocked(lock);
 }
 
 void WorkerImpl::serve_main() {
   std::unique_lock lock(mu);
+  auto ready = [&] { return !main_queue.empty() || eof; };
   while (true) {
-    main_ready.wait(lock, [&] { return !main_queue.empty() || eof; });
-    if (main_queue.empty()) return;
+    if (!ready()) flush_unlocked(lock);
+    main_ready.wait(lock, ready);
+    if (main_queue.empty()) break;
     run_next(lock, main_queue);
   }
+  flush_unlocked(lock);
 }
 
 void WorkerImpl::run_next(std::unique_lock<std::mutex>& lock,
@@ -402,18 +465,15 @@ void WorkerImpl::run_next(std::unique_lock<std::mutex>& lock,
 }
 
 void WorkerImpl::execute(WorkerTaskImpl& task) {
-  codec::Response launch;
-  launch.type = ResponseType::LAUNCH;
-  launch.task = task.id;
-  respond(std::move(launch), &task);
+  respond_plain(task, ResponseType::LAUNCH);
 
   codec::Response end;
-  end.task = task.id;
   if (task.entry == nullptr) {
     std::vector<std::string> known;
     for (const auto& [name, entry] : operations)
       known.push_back(name);
     end.type = ResponseType::FAILURE;
+    end.task = task.id;
     end.error = fmt::format("Unknown operation '{}'; this worker knows: {}", task.operation,
                             known.empty() ? "(none)" : fmt::format("{}", fmt::join(known, ", ")));
     respond(std::move(end), &task);
@@ -428,18 +488,20 @@ void WorkerImpl::execute(WorkerTaskImpl& task) {
     task.end_as(WorkerTaskImpl::Ending::fail, "the operation threw a non-standard exception");
   }
   auto [ending, failure] = task.take_ending();
-  switch (ending) {
-    case WorkerTaskImpl::Ending::cancel:
-      end.type = ResponseType::CANCELATION;
-      break;
-    case WorkerTaskImpl::Ending::fail:
-      end.type = ResponseType::FAILURE;
-      end.error = std::move(failure);
-      break;
-    case WorkerTaskImpl::Ending::complete:
-      end.type = ResponseType::COMPLETION;
-      end.outputs = std::move(task.outputs);
-      break;
+  if (ending == WorkerTaskImpl::Ending::cancel ||
+      (ending == WorkerTaskImpl::Ending::complete && task.outputs.empty())) {
+    // Nothing but the task and the type: written without a Response (most small tasks' end).
+    respond_plain(task, ending == WorkerTaskImpl::Ending::cancel ? ResponseType::CANCELATION
+                                                                 : ResponseType::COMPLETION);
+    return;
+  }
+  end.task = task.id;
+  if (ending == WorkerTaskImpl::Ending::fail) {
+    end.type = ResponseType::FAILURE;
+    end.error = std::move(failure);
+  } else {
+    end.type = ResponseType::COMPLETION;
+    end.outputs = std::move(task.outputs);
   }
   respond(std::move(end), &task);
 }

@@ -269,6 +269,29 @@ TEST(CppWorker, TasksEndingAroundTheTakeoverEndWell) {
   close_cleanly(service);
 }
 
+TEST(CppWorker, AnEndHeldBehindALongTaskIsSentWithinTheTakeover) {
+  APPOSE_REQUIRE_WORKER_OPS();
+  // A thread that ends a task while more are queued holds the end back, to write it with what
+  // follows; if what follows runs long, the worker's timer sends it within about a
+  // millisecond. The main queue runs its tasks on one thread, in order: the first keeps it
+  // busy while a quick task and a long one queue behind it.
+  Service service = worker_service();
+  service.task("noop").wait_for();
+  Task first = service.task("sleep", {{"us", 100'000}}, "main");
+  Task quick = service.task("noop", {}, "main");
+  Task slow = service.task("sleep", {{"us", 5'000'000}}, "main");
+  const auto t0 = Clock::now();
+  first.start();
+  quick.start();
+  slow.start();
+  ASSERT_TRUE(quick.wait_for(10s));
+  EXPECT_EQ(quick.status(), TaskStatus::COMPLETE);
+  // About 0.1 s; 5 s if the end waited for the long task (a loaded machine has room).
+  EXPECT_LT(Clock::now() - t0, 2500ms) << "the quick task's end waited for the long task";
+  ASSERT_TRUE(slow.wait_for(10s));
+  close_cleanly(service);
+}
+
 TEST(CppWorker, UnknownOperationListsTheKnownOnes) {
   APPOSE_REQUIRE_WORKER_OPS();
   Service service = worker_service();

@@ -343,5 +343,31 @@ TEST(PostTwelve, Float16ArraysAreRefusedForReadersThatCannotDecodeThem) {
   EXPECT_THAT(write(Value(NDArray(DType::float32, {2})), java), HasSubstr("float32"));
 }
 
+// Strings are scanned eight bytes at a time (core/json_scan.hpp): a byte that must be escaped
+// or decoded, at every place in strings around a word's length, is still found and handled.
+TEST(JsonStrings, EveryByteThatEndsARunIsFoundWhereverItStands) {
+  const std::string specials[] = {"\"", "\\", "\n", "\x1f", "\x7f", "\xc3\xa9", "\xf0\x9f\x98\x80"};
+  for (std::size_t length = 1; length <= 26; ++length) {
+    for (std::size_t at = 0; at < length; ++at) {
+      for (const std::string& special : specials) {
+        std::string text(length, 'a');
+        text.replace(at, 1, special);
+        const std::string json = write(Value(text));
+        // What the writer must escape never stands raw in its output; the rest is kept.
+        const std::string inside = json.substr(1, json.size() - 2);
+        EXPECT_EQ(inside.find('\x7f'), std::string::npos) << json;
+        EXPECT_EQ(inside.find('\n'), std::string::npos) << json;
+        EXPECT_EQ(inside.find('\x1f'), std::string::npos) << json;
+        const Value back = parse(json);
+        ASSERT_TRUE(back.is_string()) << json;
+        EXPECT_EQ(back.get<std::string>(), text) << "length " << length << ", at " << at;
+      }
+      // A plain run of that length, read without escapes, and DEL kept raw by the reader.
+      std::string raw = "\"" + std::string(length, 'b') + "\x7f\"";
+      EXPECT_EQ(parse(raw).get<std::string>(), std::string(length, 'b') + "\x7f");
+    }
+  }
+}
+
 }  // namespace
 }  // namespace appose::detail::codec

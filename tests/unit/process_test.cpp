@@ -251,6 +251,64 @@ TEST(Process, WriteToDeadChildGivesEpipeWithoutSigpipe) {
   EXPECT_EQ(p.write_stdin("x"), std::errc::broken_pipe);
 }
 
+/// SIGPIPE blocked in this thread for the scope of a test; whatever is pending then is taken.
+class BlockedSigpipe {
+ public:
+  BlockedSigpipe() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+  }
+  ~BlockedSigpipe() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    int taken = 0;
+    if (pending()) sigwait(&set, &taken);
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  BlockedSigpipe(const BlockedSigpipe&) = delete;
+  BlockedSigpipe& operator=(const BlockedSigpipe&) = delete;
+
+  static bool pending() {
+    sigset_t pending;
+    sigpending(&pending);
+    return sigismember(&pending, SIGPIPE) == 1;
+  }
+  static bool blocked() {
+    sigset_t mask;
+    pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+    return sigismember(&mask, SIGPIPE) == 1;
+  }
+
+ private:
+  sigset_t old_{};
+};
+
+// A thread that blocks SIGPIPE itself keeps it blocked, and a SIGPIPE it already had pending
+// stays pending: only the one the library's own write raised is taken.
+TEST(Process, WriteLeavesACallersBlockedSigpipeAsItWas) {
+  DefaultSigpipe sigpipe_kills;
+  platform::Process p = platform::Process::spawn(sh("exit 0"));
+  ASSERT_EQ(p.wait(), 0);
+  {
+    BlockedSigpipe blocked;
+    EXPECT_EQ(p.write_stdin("x\n"), std::errc::broken_pipe);
+    EXPECT_TRUE(BlockedSigpipe::blocked());
+    EXPECT_FALSE(BlockedSigpipe::pending()) << "the library's own SIGPIPE was left pending";
+
+    ASSERT_EQ(pthread_kill(pthread_self(), SIGPIPE), 0);
+    ASSERT_TRUE(BlockedSigpipe::pending());
+    EXPECT_EQ(p.write_stdin("x\n"), std::errc::broken_pipe);
+    EXPECT_TRUE(BlockedSigpipe::blocked());
+    EXPECT_TRUE(BlockedSigpipe::pending()) << "the caller's pending SIGPIPE was taken";
+  }
+  EXPECT_FALSE(BlockedSigpipe::blocked());
+  EXPECT_EQ(p.write_stdin("x\n"), std::errc::broken_pipe);
+  EXPECT_FALSE(BlockedSigpipe::blocked()) << "the write left SIGPIPE blocked";
+}
+
 TEST(Process, WriteReachesTheChild) {
   platform::Process p = platform::Process::spawn(sh("read -r line; echo \"got $line\""));
   EXPECT_FALSE(p.write_stdin("hello\n"));

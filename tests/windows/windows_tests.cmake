@@ -6,7 +6,7 @@
 
 # Portable unit tests: the same files as on Linux.
 foreach(test IN ITEMS value utf8 json line_scan messages resolve sha256 line_splitter line_reader
-    conformance scheme appose_check wake_wait alarm host_os environment_layout)
+    conformance scheme appose_check wake_wait alarm host_os environment_layout request_writer)
   appose_add_test(${test}_test LABELS windows SOURCES unit/${test}_test.cpp)
 endforeach()
 # Left out, and why:

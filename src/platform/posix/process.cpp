@@ -191,14 +191,21 @@ std::error_code no_sigpipe(int /*fd*/) noexcept {
 
 /// Writes all of `data` to the pipe `fd`. Blocks SIGPIPE in this thread for the write, and
 /// swallows the one our write may raise, so a dead reader yields EPIPE instead of killing the
-/// host. Dispositions stay untouched.
+/// host. Dispositions stay untouched. Three system calls in all where the thread had SIGPIPE
+/// unblocked (then none can be pending: an unblocked signal is delivered or discarded at once),
+/// one more where it had it blocked, to leave one already pending alone.
 std::error_code write_all(int fd, std::string_view data) noexcept {
-  sigset_t pipe_set, old_mask, pending;
+  sigset_t pipe_set, old_mask;
   sigemptyset(&pipe_set);
   sigaddset(&pipe_set, SIGPIPE);
-  sigpending(&pending);
-  bool was_pending = sigismember(&pending, SIGPIPE) == 1;
   pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
+  const bool was_blocked = sigismember(&old_mask, SIGPIPE) == 1;
+  bool was_pending = false;
+  if (was_blocked) {
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending = sigismember(&pending, SIGPIPE) == 1;
+  }
 
   const std::error_code result = write_loop(fd, data);
   if (result == std::errc::broken_pipe && !was_pending) {
@@ -206,7 +213,7 @@ std::error_code write_all(int fd, std::string_view data) noexcept {
     while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
     }
   }
-  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  if (!was_blocked) pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   return result;
 }
 #endif

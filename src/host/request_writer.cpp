@@ -1,0 +1,101 @@
+#include "host/request_writer.hpp"
+
+#include <utility>
+
+#include "appose/error.hpp"
+
+namespace appose::detail {
+
+RequestWriter::RequestWriter(Write write, Close close, Failed failed)
+    : write_(std::move(write)), close_(std::move(close)), failed_(std::move(failed)) {}
+
+RequestWriter::~RequestWriter() {
+  stop();
+}
+
+void RequestWriter::send(std::string_view line, bool batch) {
+  std::unique_lock lock(mu_);
+  if (closed_) throw Error("the service is closed: no more tasks can be sent to it");
+  if (!batch && !busy_ && queued_.empty()) {
+    busy_ = true;
+    lock.unlock();
+    write(line);
+    lock.lock();
+    release(lock);
+    return;
+  }
+  const bool first = queued_.empty();
+  queued_ += line;
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  // A later line finds the thread woken already, or busy_'s holder hands over in release().
+  if (first && !busy_) ready_.notify_one();
+}
+
+void RequestWriter::close() {
+  std::unique_lock lock(mu_);
+  if (closed_.exchange(true)) return;
+  if (busy_ || !queued_.empty()) {
+    close_pending_ = true;  // release() closes once the queue is written
+    return;
+  }
+  busy_ = true;
+  lock.unlock();
+  close_();
+  lock.lock();
+  busy_ = false;
+}
+
+void RequestWriter::reset() {
+  stop();
+  std::lock_guard lock(mu_);
+  queued_.clear();
+  close_pending_ = false;
+  closed_ = false;
+}
+
+void RequestWriter::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  ready_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
+  stop_ = false;
+}
+
+void RequestWriter::run() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    ready_.wait(lock, [&] { return stop_ || (!busy_ && !queued_.empty()); });
+    if (stop_) return;
+    spare_.swap(queued_);
+    busy_ = true;
+    lock.unlock();
+    write(spare_);
+    spare_.clear();
+    lock.lock();
+    release(lock);
+  }
+}
+
+void RequestWriter::release(std::unique_lock<std::mutex>& lock) {
+  busy_ = false;
+  if (!queued_.empty()) {
+    ready_.notify_one();
+    return;
+  }
+  if (!close_pending_) return;
+  close_pending_ = false;
+  busy_ = true;
+  lock.unlock();
+  close_();
+  lock.lock();
+  busy_ = false;
+}
+
+void RequestWriter::write(std::string_view bytes) {
+  if (const std::error_code ec = write_(bytes)) failed_(ec);
+}
+
+}  // namespace appose::detail

@@ -24,6 +24,10 @@ void RequestWriter::send(std::string_view line, bool batch) {
     release(lock);
     return;
   }
+  if (batch) {
+    drained_.wait(lock, [&] { return queued_.size() < kQueueLimit || closed_; });
+    if (closed_) throw Error("the service is closed: no more tasks can be sent to it");
+  }
   const bool first = queued_.empty();
   queued_ += line;
   if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
@@ -34,6 +38,7 @@ void RequestWriter::send(std::string_view line, bool batch) {
 void RequestWriter::close() {
   std::unique_lock lock(mu_);
   if (closed_.exchange(true)) return;
+  drained_.notify_all();  // senders waiting for room are refused now
   if (busy_ || !queued_.empty()) {
     close_pending_ = true;  // release() closes once the queue is written
     return;
@@ -48,7 +53,6 @@ void RequestWriter::close() {
 void RequestWriter::reset() {
   stop();
   std::lock_guard lock(mu_);
-  queued_.clear();
   close_pending_ = false;
   closed_ = false;
 }
@@ -60,8 +64,19 @@ void RequestWriter::stop() {
   }
   ready_.notify_all();
   if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
   stop_ = false;
+  queued_.clear();
+  drained_.notify_all();
+  if (close_pending_ && !busy_) {
+    // close() came while lines were queued: with them dropped, the close is due now.
+    close_pending_ = false;
+    busy_ = true;
+    lock.unlock();
+    close_();
+    lock.lock();
+    busy_ = false;
+  }
 }
 
 void RequestWriter::run() {
@@ -71,6 +86,7 @@ void RequestWriter::run() {
     if (stop_) return;
     spare_.swap(queued_);
     busy_ = true;
+    drained_.notify_all();
     lock.unlock();
     write(spare_);
     spare_.clear();

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstddef>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -38,8 +39,11 @@ class RequestWriter {
 
   /// Sends `line` (newline included), after everything sent before it. With `batch` false it
   /// is written at once by this thread unless another write is under way or lines are
-  /// queued; otherwise (or with `batch`) it is queued for the writer's thread. A failed write
-  /// is reported through Failed, not thrown. Throws appose::Error once close() was called.
+  /// queued; otherwise (or with `batch`) it is queued for the writer's thread. A batched line
+  /// waits while kQueueLimit bytes are queued, as a write waits for a full pipe, so that a
+  /// worker slower than its caller cannot grow the queue without bound; an unbatched one (a
+  /// CANCEL, the I/O thread's REPLY) never waits for room. A failed write is reported through
+  /// Failed, not thrown. Throws appose::Error once close() was called.
   void send(std::string_view line, bool batch);
   /// Refuses further lines; the worker's stdin is closed once what is queued is written.
   void close();
@@ -48,9 +52,12 @@ class RequestWriter {
   /// Makes the writer fresh for a new worker: stops its thread, drops what is queued and opens
   /// it again. For Service::restart(), once the old worker has exited.
   void reset();
-  /// Stops the writer's thread and waits for it; what is queued stays. For once the worker
+  /// Stops the writer's thread and waits for it, dropping what is queued: for once the worker
   /// has exited (a line queued later starts the thread again).
   void stop();
+
+  /// Bytes queued beyond which a batched send() waits for the writer's thread.
+  static constexpr std::size_t kQueueLimit = std::size_t{1} << 20;
 
  private:
   /// The writer's thread: writes what is queued whenever no other write is under way.
@@ -66,12 +73,13 @@ class RequestWriter {
   const Failed failed_;
 
   std::mutex mu_;
-  std::condition_variable ready_;  // the writer's thread waits on it
-  std::string queued_;             // lines waiting for the writer's thread, in order
-  std::string spare_;              // the writer's buffer, swapped with queued_ to keep capacity
-  bool busy_ = false;              // a thread is writing (or closing): the stream's one turn
-  bool close_pending_ = false;     // close() came while lines were queued or being written
-  bool stop_ = false;              // the writer's thread is to end
+  std::condition_variable ready_;    // the writer's thread waits on it
+  std::condition_variable drained_;  // a batched send() waits on it for room in the queue
+  std::string queued_;               // lines waiting for the writer's thread, in order
+  std::string spare_;                // the writer's buffer, swapped with queued_ to keep capacity
+  bool busy_ = false;                // a thread is writing (or closing): the stream's one turn
+  bool close_pending_ = false;       // close() came while lines were queued or being written
+  bool stop_ = false;                // the writer's thread is to end
   std::atomic<bool> closed_{false};
   std::thread thread_;  // started by the first queued line
 };

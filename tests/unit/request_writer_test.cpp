@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -183,6 +185,40 @@ TEST(RequestWriter, ConcurrentSendersKeepTheirOrderAndWholeLines) {
     at = end + 1;
   }
   EXPECT_EQ(lines, 2000U);
+}
+
+TEST(RequestWriter, ABatchedSendWaitsForRoomWhenTheQueueIsFull) {
+  // As a write waits for a full pipe: a worker that reads slower than its caller sends does
+  // not grow the host's queue without bound.
+  Stdin in;
+  RequestWriter writer(in.write(), in.close(), [](std::error_code) {});
+  in.hold();
+  std::thread first([&] { writer.send(line(0), false); });
+  in.wait_for_a_write();
+  const std::string big(RequestWriter::kQueueLimit / 2, 'x');
+  std::atomic<int> sent{0};
+  std::thread sender([&] {
+    for (int i = 0; i < 4; ++i) {
+      writer.send(big + "\n", true);
+      ++sent;
+    }
+  });
+  for (int i = 0; i < 10000 && sent.load() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // room for a third, were it let
+  EXPECT_EQ(sent.load(), 2) << "the queue grew past its limit";
+  writer.send(line(1), false);  // unbatched: queued behind, never waits for room
+  in.open();
+  first.join();
+  sender.join();
+  EXPECT_EQ(sent.load(), 4);
+  writer.close();
+  for (int i = 0; i < 2000 && !in.closed(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(in.closed());
+  const std::string all = in.all();
+  EXPECT_EQ(all.size(), line(0).size() + 4 * (big.size() + 1) + line(1).size());
+  EXPECT_EQ(all.substr(0, line(0).size()), line(0));
 }
 
 TEST(RequestWriter, AClosedWriterRefusesLinesUntilReset) {

@@ -43,11 +43,7 @@ void RequestWriter::close() {
     close_pending_ = true;  // release() closes once the queue is written
     return;
   }
-  busy_ = true;
-  lock.unlock();
-  close_();
-  lock.lock();
-  busy_ = false;
+  close_now(lock);
 }
 
 void RequestWriter::reset() {
@@ -68,15 +64,8 @@ void RequestWriter::stop() {
   stop_ = false;
   queued_.clear();
   drained_.notify_all();
-  if (close_pending_ && !busy_) {
-    // close() came while lines were queued: with them dropped, the close is due now.
-    close_pending_ = false;
-    busy_ = true;
-    lock.unlock();
-    close_();
-    lock.lock();
-    busy_ = false;
-  }
+  // close() came while lines were queued: with them dropped, the close is due now.
+  if (close_pending_ && !busy_) close_now(lock);
 }
 
 void RequestWriter::run() {
@@ -101,9 +90,12 @@ void RequestWriter::release(std::unique_lock<std::mutex>& lock) {
     ready_.notify_one();
     return;
   }
-  if (!close_pending_) return;
+  if (close_pending_) close_now(lock);
+}
+
+void RequestWriter::close_now(std::unique_lock<std::mutex>& lock) {
   close_pending_ = false;
-  busy_ = true;
+  busy_ = true;  // the stream's turn: no write may start while it closes
   lock.unlock();
   close_();
   lock.lock();

@@ -65,6 +65,8 @@ class RequestWriter {
   /// Ends this thread's turn at the stream (`lock` on mu_ held): hands over to the writer's
   /// thread what was queued meanwhile, or closes the stream if that was asked and nothing is.
   void release(std::unique_lock<std::mutex>& lock);
+  /// Closes the stream, taking its turn for it, with `lock` on mu_ released meanwhile.
+  void close_now(std::unique_lock<std::mutex>& lock);
   /// Writes `bytes` with no lock held, and reports a failure.
   void write(std::string_view bytes);
 

@@ -100,6 +100,14 @@ class Stdin {
   std::vector<std::thread::id> threads_;
 };
 
+/// Whether `done()` comes true within 10 s (it is checked every millisecond).
+template <class Done>
+bool eventually(Done done) {
+  for (int i = 0; i < 10000 && !done(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return done();
+}
+
 std::string line(int i) {
   return "{\"task\":\"" + std::to_string(i) + "\"}\n";
 }
@@ -127,9 +135,7 @@ TEST(RequestWriter, TasksInFlightGoOutInBatchesInOrder) {
   in.open();
   first.join();
   writer.close();  // waits for nothing: the close is made once the queue is written
-  for (int i = 0; i < 2000 && !in.closed(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  ASSERT_TRUE(in.closed());
+  ASSERT_TRUE(eventually([&] { return in.closed(); }));
   EXPECT_EQ(in.all(), expected);
   // The 100 queued behind the held write went out together, from the writer's thread.
   EXPECT_EQ(in.writes(), 2U);
@@ -147,9 +153,7 @@ TEST(RequestWriter, ALineSentWhileOthersWaitJoinsThemInsteadOfOvertaking) {
   writer.send(line(2), false);  // not batched, but must come after line 1
   in.open();
   first.join();
-  for (int i = 0; i < 2000 && in.all() != line(0) + line(1) + line(2); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  EXPECT_EQ(in.all(), line(0) + line(1) + line(2));
+  EXPECT_TRUE(eventually([&] { return in.all() == line(0) + line(1) + line(2); })) << in.all();
 }
 
 TEST(RequestWriter, ConcurrentSendersKeepTheirOrderAndWholeLines) {
@@ -166,10 +170,8 @@ TEST(RequestWriter, ConcurrentSendersKeepTheirOrderAndWholeLines) {
     for (auto& s : senders)
       s.join();
     writer.close();
-    for (int i = 0; i < 2000 && !in.closed(); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_TRUE(eventually([&] { return in.closed(); }));
   }
-  ASSERT_TRUE(in.closed());
   const std::string text = in.all();
   std::vector<int> next(4, 0);
   std::size_t lines = 0;
@@ -203,8 +205,7 @@ TEST(RequestWriter, ABatchedSendWaitsForRoomWhenTheQueueIsFull) {
       ++sent;
     }
   });
-  for (int i = 0; i < 10000 && sent.load() < 2; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_TRUE(eventually([&] { return sent.load() >= 2; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // room for a third, were it let
   EXPECT_EQ(sent.load(), 2) << "the queue grew past its limit";
   writer.send(line(1), false);  // unbatched: queued behind, never waits for room
@@ -213,9 +214,7 @@ TEST(RequestWriter, ABatchedSendWaitsForRoomWhenTheQueueIsFull) {
   sender.join();
   EXPECT_EQ(sent.load(), 4);
   writer.close();
-  for (int i = 0; i < 2000 && !in.closed(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  ASSERT_TRUE(in.closed());
+  ASSERT_TRUE(eventually([&] { return in.closed(); }));
   const std::string all = in.all();
   EXPECT_EQ(all.size(), line(0).size() + 4 * (big.size() + 1) + line(1).size());
   EXPECT_EQ(all.substr(0, line(0).size()), line(0));

@@ -15,7 +15,7 @@ RequestWriter::~RequestWriter() {
 
 void RequestWriter::send(std::string_view line, bool batch) {
   std::unique_lock lock(mu_);
-  if (closed_) throw Error("the service is closed: no more tasks can be sent to it");
+  if (closed_) throw Error(kClosedMessage);
   if (!batch && !busy_ && queued_.empty()) {
     busy_ = true;
     lock.unlock();
@@ -26,7 +26,7 @@ void RequestWriter::send(std::string_view line, bool batch) {
   }
   if (batch) {
     drained_.wait(lock, [&] { return queued_.size() < kQueueLimit || closed_; });
-    if (closed_) throw Error("the service is closed: no more tasks can be sent to it");
+    if (closed_) throw Error(kClosedMessage);
   }
   const bool first = queued_.empty();
   queued_ += line;

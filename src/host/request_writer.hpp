@@ -56,6 +56,10 @@ class RequestWriter {
   /// has exited (a line queued later starts the thread again).
   void stop();
 
+  /// What send() throws with once the writer is closed (and the service says, refusing a task
+  /// before it sends it).
+  static constexpr const char* kClosedMessage =
+      "the service is closed: no more tasks can be sent to it";
   /// Bytes queued beyond which a batched send() waits for the writer's thread.
   static constexpr std::size_t kQueueLimit = std::size_t{1} << 20;
 

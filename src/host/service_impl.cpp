@@ -223,7 +223,7 @@ void ServiceImpl::write_failed(std::error_code ec) {
 void ServiceImpl::submit(const std::shared_ptr<TaskImpl>& task, std::string line) {
   // Closed by the user: refuse, whether or not the worker has exited since. (A close() racing
   // this is caught by requests_.send().)
-  if (requests_.closed()) throw Error("the service is closed: no more tasks can be sent to it");
+  if (requests_.closed()) throw Error(RequestWriter::kClosedMessage);
   bool in_flight;
   {
     std::unique_lock lock(mu_);

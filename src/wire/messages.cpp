@@ -43,6 +43,17 @@ Args take_object(Args& m, std::string_view key, std::string_view what) {
   return std::move(v->as_object());
 }
 
+/// The end of every task response, after its payload: `task`, then `responseType`, the order
+/// of appose-python's worker.
+void write_response_tail(JsonWriter& w, std::string& out, std::string_view task,
+                         ResponseType type) {
+  out += R"("task":)";
+  w.string(task);
+  out += R"(,"responseType":)";
+  w.string(to_string(type));
+  out += '}';
+}
+
 /// The fields both request encoders write, in appose-python's order.
 void write_request_head(JsonWriter& w, std::string& out, std::string_view task, RequestType type) {
   out += R"({"task":)";
@@ -216,11 +227,8 @@ std::string encode_response(const Response& response, const WriteOptions& option
 
 void append_task_event(std::string& out, std::string_view task, ResponseType type) {
   JsonWriter w(out, WriteOptions{});
-  out += type == ResponseType::COMPLETION ? R"({"outputs":{},"task":)" : R"({"task":)";
-  w.string(task);
-  out += R"(,"responseType":)";
-  w.string(to_string(type));
-  out += '}';
+  out += type == ResponseType::COMPLETION ? R"({"outputs":{},)" : "{";
+  write_response_tail(w, out, task, type);
 }
 
 void append_response(std::string& out, const Response& response, const WriteOptions& options) {
@@ -301,11 +309,7 @@ void append_response(std::string& out, const Response& response, const WriteOpti
     default:
       break;
   }
-  key("task");
-  w.string(*response.task);
-  out += R"(,"responseType":)";
-  w.string(to_string(response.type));
-  out += '}';
+  write_response_tail(w, out, *response.task, response.type);
 }
 
 Request to_request(Args message) {

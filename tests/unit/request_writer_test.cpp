@@ -112,6 +112,15 @@ std::string line(int i) {
   return "{\"task\":\"" + std::to_string(i) + "\"}\n";
 }
 
+/// A caller's own write of line 0, started and held at the gate: what is sent meanwhile queues
+/// behind it. The returned thread ends once the gate opens.
+std::thread hold_a_write(Stdin& in, RequestWriter& writer) {
+  in.hold();
+  std::thread first([&writer] { writer.send(line(0), false); });
+  in.wait_for_a_write();
+  return first;
+}
+
 TEST(RequestWriter, OneRequestAtATimeIsWrittenByTheCallerAtOnce) {
   Stdin in;
   RequestWriter writer(in.write(), in.close(), [](std::error_code) {});
@@ -124,9 +133,7 @@ TEST(RequestWriter, OneRequestAtATimeIsWrittenByTheCallerAtOnce) {
 TEST(RequestWriter, TasksInFlightGoOutInBatchesInOrder) {
   Stdin in;
   RequestWriter writer(in.write(), in.close(), [](std::error_code) {});
-  in.hold();
-  std::thread first([&] { writer.send(line(0), false); });  // the caller's own write, held
-  in.wait_for_a_write();
+  std::thread first = hold_a_write(in, writer);
   std::string expected = line(0);
   for (int i = 1; i <= 100; ++i) {
     writer.send(line(i), true);
@@ -146,9 +153,7 @@ TEST(RequestWriter, TasksInFlightGoOutInBatchesInOrder) {
 TEST(RequestWriter, ALineSentWhileOthersWaitJoinsThemInsteadOfOvertaking) {
   Stdin in;
   RequestWriter writer(in.write(), in.close(), [](std::error_code) {});
-  in.hold();
-  std::thread first([&] { writer.send(line(0), false); });
-  in.wait_for_a_write();
+  std::thread first = hold_a_write(in, writer);
   writer.send(line(1), true);
   writer.send(line(2), false);  // not batched, but must come after line 1
   in.open();
@@ -194,9 +199,7 @@ TEST(RequestWriter, ABatchedSendWaitsForRoomWhenTheQueueIsFull) {
   // not grow the host's queue without bound.
   Stdin in;
   RequestWriter writer(in.write(), in.close(), [](std::error_code) {});
-  in.hold();
-  std::thread first([&] { writer.send(line(0), false); });
-  in.wait_for_a_write();
+  std::thread first = hold_a_write(in, writer);
   const std::string big(RequestWriter::kQueueLimit / 2, 'x');
   std::atomic<int> sent{0};
   std::thread sender([&] {

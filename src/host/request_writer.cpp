@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "appose/error.hpp"
+#include "platform/thread_policy.hpp"
 
 namespace appose::detail {
 
@@ -69,6 +70,10 @@ void RequestWriter::stop() {
 }
 
 void RequestWriter::run() {
+  // Woken by a caller that is still starting tasks: on one CPU, running at once would write
+  // one line per wake-up; run on, the caller queues the rest first and the writer writes them
+  // all when it blocks (half the wake-ups, 7% more tasks per second: docs/benchmarks.md).
+  platform::let_waker_run_on();
   std::unique_lock lock(mu_);
   while (true) {
     ready_.wait(lock, [&] { return stop_ || (!busy_ && !queued_.empty()); });

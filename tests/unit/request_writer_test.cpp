@@ -13,6 +13,11 @@
 #include <thread>
 #include <vector>
 
+#if defined(__linux__)
+#include <sched.h>
+#include <sys/resource.h>
+#endif
+
 #include "appose/error.hpp"
 #include "host/request_writer.hpp"
 
@@ -254,6 +259,36 @@ TEST(RequestWriter, AFailedWriteIsReportedWhicheverThreadMadeIt) {
   EXPECT_EQ(failures[0], std::errc::broken_pipe);
   EXPECT_EQ(failures[1], std::errc::broken_pipe);
 }
+
+#if defined(__linux__)
+TEST(RequestWriter, ItsThreadWaitsForTheCallerThatWokeItWithTheSameShareOfTheCpu) {
+  // On one CPU, a writer's thread that preempted its caller wrote one line per wake-up
+  // (platform/thread_policy.hpp). SCHED_BATCH keeps it from preempting; its nice value, and
+  // so its share of the CPU, must stay the caller's.
+  std::mutex mu;
+  std::condition_variable cv;
+  int policy = -1;
+  int nice = 100;
+  const std::thread::id caller = std::this_thread::get_id();
+  RequestWriter writer(
+      [&](std::string_view) {
+        std::lock_guard lock(mu);
+        if (std::this_thread::get_id() != caller) {
+          policy = sched_getscheduler(0);
+          nice = getpriority(PRIO_PROCESS, 0);  // the calling thread's, on Linux
+          cv.notify_all();
+        }
+        return std::error_code();
+      },
+      [] {}, [](std::error_code) {});
+  writer.send(line(1), true);  // queued: written by the writer's thread
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return policy != -1; }));
+  EXPECT_EQ(policy, SCHED_BATCH);
+  EXPECT_EQ(nice, getpriority(PRIO_PROCESS, 0)) << "the writer's share of the CPU changed";
+  EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER) << "the caller's own policy changed";
+}
+#endif
 
 }  // namespace
 }  // namespace appose::detail

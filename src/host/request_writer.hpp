@@ -60,6 +60,7 @@ class RequestWriter {
   /// before it sends it).
   static constexpr const char* kClosedMessage =
       "the service is closed: no more tasks can be sent to it";
+
   /// Bytes queued beyond which a batched send() waits for the writer's thread.
   static constexpr std::size_t kQueueLimit = std::size_t{1} << 20;
 

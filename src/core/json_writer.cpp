@@ -12,6 +12,10 @@
 
 namespace appose::detail::codec {
 
+// Literals are appended as views (`sv`): appending a `const char*` measures it with strlen at
+// run time, on every message.
+using namespace std::string_view_literals;
+
 namespace {
 
 constexpr std::string_view kHexDigits = "0123456789abcdef";
@@ -57,7 +61,7 @@ void write_double(std::string& out, double d) {
     if (magnitude < 10) out += '0';
     out += std::to_string(magnitude);
   } else if (exponent < 0) {
-    out += "0.";
+    out += "0."sv;
     out.append(static_cast<std::size_t>(-exponent - 1), '0');
     out += digits;
   } else {
@@ -65,7 +69,7 @@ void write_double(std::string& out, double d) {
     if (n <= int_digits) {
       out += digits;
       out.append(int_digits - n, '0');
-      out += ".0";
+      out += ".0"sv;
     } else {
       out += digits.substr(0, int_digits);
       out += '.';
@@ -92,7 +96,7 @@ constexpr std::array<char, 128> make_escape_table() {
 constexpr std::array<char, 128> kEscape = make_escape_table();
 
 void append_u_escape(std::string& out, unsigned unit) {
-  out += "\\u";
+  out += "\\u"sv;
   out += kHexDigits[(unit >> 12U) & 0xFU];
   out += kHexDigits[(unit >> 8U) & 0xFU];
   out += kHexDigits[(unit >> 4U) & 0xFU];
@@ -130,7 +134,7 @@ void JsonWriter::integer(Int i) {
 void JsonWriter::value(const Value& v) {
   switch (v.kind()) {
     case Value::Kind::null:
-      out_ += "null";
+      out_ += "null"sv;
       break;
     case Value::Kind::boolean:
       out_ += std::get<bool>(v.variant()) ? "true" : "false";
@@ -163,7 +167,7 @@ void JsonWriter::value(const Value& v) {
       shm(std::get<SharedMemory>(v.variant()));
       break;
     case Value::Kind::worker_object:
-      out_ += R"({"appose_type":"worker_object","var_name":)";
+      out_ += R"({"appose_type":"worker_object","var_name":)"sv;
       string(std::get<WorkerObject>(v.variant()).var_name());
       out_ += '}';
       break;
@@ -272,19 +276,19 @@ void JsonWriter::array(const Array& a) {
 
 void JsonWriter::shm(const SharedMemory& s) {
   if (!s) throw ProtocolError(fmt::format("cannot send an empty SharedMemory at {}", where()));
-  out_ += R"({"appose_type":"shm","name":)";
+  out_ += R"({"appose_type":"shm","name":)"sv;
   string(s.name());
-  out_ += R"(,"rsize":)";
+  out_ += R"(,"rsize":)"sv;
   integer(static_cast<std::uint64_t>(s.rsize()));
   // A region is written field by field as it was given (docs/protocol.md): a reference that
   // came over the wire goes back byte for byte.
   const ShmRegion& region = s.region();
   if (region.offset) {
-    out_ += R"(,"offset":)";
+    out_ += R"(,"offset":)"sv;
     integer(static_cast<std::uint64_t>(*region.offset));
   }
   if (region.length) {
-    out_ += R"(,"length":)";
+    out_ += R"(,"length":)"sv;
     integer(static_cast<std::uint64_t>(*region.length));
   }
   if (region.managed) out_ += *region.managed ? R"(,"managed":true)" : R"(,"managed":false)";
@@ -299,16 +303,16 @@ void JsonWriter::ndarray(const NDArray& a) {
         "convert it to float32 first",
         where()));
   }
-  out_ += R"({"appose_type":"ndarray","dtype":)";
+  out_ += R"({"appose_type":"ndarray","dtype":)"sv;
   string(dtype_name(a.dtype()));
-  out_ += R"(,"shape":[)";
+  out_ += R"(,"shape":[)"sv;
   bool first = true;
   for (std::uint64_t dim : a.shape().c_dims()) {
     if (!first) out_ += ',';
     first = false;
     integer(dim);
   }
-  out_ += R"(],"shm":)";
+  out_ += R"(],"shm":)"sv;
   shm(a.shm());
   out_ += '}';
 }

@@ -10,6 +10,10 @@
 
 namespace appose::detail::codec {
 
+// Literals are appended as views (`sv`): appending a `const char*` measures it with strlen at
+// run time, on every message.
+using namespace std::string_view_literals;
+
 namespace {
 
 [[noreturn]] void wrong_type(std::string_view what, std::string_view key, std::string_view wanted,
@@ -47,70 +51,72 @@ Args take_object(Args& m, std::string_view key, std::string_view what) {
 /// of appose-python's worker.
 void write_response_tail(JsonWriter& w, std::string& out, std::string_view task,
                          ResponseType type) {
-  out += R"("task":)";
+  out += R"("task":)"sv;
   w.string(task);
-  out += R"(,"responseType":)";
-  w.string(to_string(type));
-  out += '}';
+  // The type's name is one of the protocol's upper-case words: nothing in it to escape.
+  out += R"(,"responseType":")"sv;
+  out += to_string(type);
+  out += R"("})"sv;
 }
 
 /// The fields both request encoders write, in appose-python's order.
 void write_request_head(JsonWriter& w, std::string& out, std::string_view task, RequestType type) {
-  out += R"({"task":)";
+  out += R"({"task":)"sv;
   w.string(task);
-  out += R"(,"requestType":)";
-  w.string(to_string(type));
+  out += R"(,"requestType":")"sv;
+  out += to_string(type);  // an upper-case word, as above
+  out += '"';
 }
 
 void write_execute_body(JsonWriter& w, std::string& out, std::string_view script,
                         const Args& inputs, const std::optional<std::string>& queue) {
-  out += R"(,"script":)";
+  out += R"(,"script":)"sv;
   w.string(script);
-  out += R"(,"inputs":)";
+  out += R"(,"inputs":)"sv;
   if (inputs.empty()) {
-    out += "{}";  // most small tasks': no path to keep for errors
+    out += "{}"sv;  // most small tasks': no path to keep for errors
   } else {
     w.push_key("inputs");
     w.object(inputs);
     w.pop();
   }
-  out += R"(,"queue":)";
+  out += R"(,"queue":)"sv;
   if (queue) {
     w.string(*queue);
   } else {
-    out += "null";
+    out += "null"sv;
   }
 }
 
 /// CALL and RELEASE (after 0.12): `responseType` first, then the fields in the order of
 /// upstream's examples.
 void write_taskless(JsonWriter& w, std::string& out, const Response& r) {
-  out += R"({"responseType":)";
+  out += R"({"responseType":)"sv;
   w.string(to_string(r.type));
   if (r.type == ResponseType::CALL) {
-    out += R"(,"call":)";
+    out += R"(,"call":)"sv;
     w.string(r.call);
-    out += R"(,"var":)";
+    out += R"(,"var":)"sv;
     w.string(r.var);
-    out += R"(,"op":)";
+    out += R"(,"op":)"sv;
     w.string(r.op);
     if (r.name) {
-      out += R"(,"name":)";
+      out += R"(,"name":)"sv;
       w.string(*r.name);
     }
     if (r.op == "call") {
-      out += R"(,"args":)";
+      out += R"(,"args":)"sv;
       w.push_key("args");
       w.value(Value(r.args));
       w.pop();
     }
   } else {
-    out += R"(,"regions":[)";
+    out += R"(,"regions":[)"sv;
     for (std::size_t i = 0; i < r.regions.size(); ++i) {
       if (i != 0) out += ',';
-      out += R"({"name":)";
+      out += R"({"name":)"sv;
       w.string(r.regions[i].name);
-      out += R"(,"offset":)";
+      out += R"(,"offset":)"sv;
       out += std::to_string(r.regions[i].offset);
       out += '}';
     }
@@ -188,13 +194,13 @@ std::string encode_reply(const Reply& reply, const WriteOptions& options) {
   std::string out;
   JsonWriter w(out, options);
   // Upstream's REPLY (after 0.12) answers a CALL and carries no task.
-  out += R"({"requestType":"REPLY","call":)";
+  out += R"({"requestType":"REPLY","call":)"sv;
   w.string(reply.call);
   if (reply.error) {
-    out += R"(,"error":)";
+    out += R"(,"error":)"sv;
     w.string(*reply.error);
   } else {
-    out += R"(,"result":)";
+    out += R"(,"result":)"sv;
     w.push_key("result");
     w.value(reply.result.value_or(Value()));
     w.pop();
@@ -214,7 +220,7 @@ std::string encode_execute(std::string_view task, std::string_view script, const
   JsonWriter w(out, options);
   write_request_head(w, out, task, RequestType::EXECUTE);
   write_execute_body(w, out, script, inputs, queue);
-  out += "}\n";
+  out += "}\n"sv;
   return out;
 }
 
@@ -227,7 +233,7 @@ std::string encode_response(const Response& response, const WriteOptions& option
 
 void append_task_event(std::string& out, std::string_view task, ResponseType type) {
   JsonWriter w(out, WriteOptions{});
-  out += type == ResponseType::COMPLETION ? R"({"outputs":{},)" : "{";
+  out += type == ResponseType::COMPLETION ? R"({"outputs":{},)"sv : "{"sv;
   write_response_tail(w, out, task, type);
 }
 
@@ -238,13 +244,13 @@ void append_response(std::string& out, const Response& response, const WriteOpti
   }
   if (response.type == ResponseType::HELLO) {
     // Upstream's HELLO (after 0.12.0) leads with responseType and carries no task.
-    out += R"({"responseType":"HELLO")";
+    out += R"({"responseType":"HELLO")"sv;
     if (response.implementation) {
-      out += R"(,"implementation":)";
+      out += R"(,"implementation":)"sv;
       w.string(*response.implementation);
     }
     if (response.version) {
-      out += R"(,"version":)";
+      out += R"(,"version":)"sv;
       w.string(*response.version);
     }
     out += '}';
@@ -262,7 +268,7 @@ void append_response(std::string& out, const Response& response, const WriteOpti
   auto key = [&](std::string_view k) {
     out += '"';
     out += k;
-    out += "\":";
+    out += "\":"sv;
   };
   switch (response.type) {
     case ResponseType::UPDATE:
@@ -291,7 +297,7 @@ void append_response(std::string& out, const Response& response, const WriteOpti
     case ResponseType::COMPLETION:
       key("outputs");
       if (response.outputs.empty()) {
-        out += "{}";
+        out += "{}"sv;
       } else {
         w.push_key("outputs");
         w.object(response.outputs);

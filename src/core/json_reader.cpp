@@ -445,10 +445,10 @@ class Reader {
 
 }  // namespace
 
-ReadResult read_value(std::string_view text, std::size_t start, Value& out) {
+ReadResult read_value(std::string_view text, std::size_t start, Value& out, int depth) {
   Reader reader(text, start);
   ReadResult result;
-  result.ok = reader.value(out);
+  result.ok = reader.value(out, depth);
   result.end = reader.position();
   result.error = reader.error();
   result.error_position = reader.error_position();

@@ -31,7 +31,9 @@ struct ReadResult {
 /// string does not stop it: the bytes are replaced by U+FFFD and the first one's offset is
 /// reported, so the caller can see where the broken object ends and reject it whole (rather
 /// than mistake an object nested inside it for a message). Offsets are offsets in `text`.
-ReadResult read_value(std::string_view text, std::size_t start, Value& out);
+/// `depth` is the nesting around the value (1 for a member of a message's object), counted
+/// toward the depth limit as when the whole message is read.
+ReadResult read_value(std::string_view text, std::size_t start, Value& out, int depth = 0);
 
 /// White space around the objects of a line: JSON's, plus the vertical tab and form feed (a
 /// stray one on a line is not worth recording). split_line() and read_flat_object() agree on it.

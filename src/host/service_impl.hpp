@@ -142,8 +142,9 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   void handle_stdout_line(std::string_view line);
   /// Keeps one stderr line and looks for appose-python's init warning (I/O thread).
   void handle_stderr_line(std::string line);
-  /// Applies a response to its task, which leaves the table when it ends (I/O thread).
-  void deliver(codec::Response&& response);
+  /// Applies a response to the task `task_id` (the response's own id, which may be unset:
+  /// the fast lane leaves it in the line), which leaves the table when it ends (I/O thread).
+  void deliver(std::string_view task_id, codec::Response&& response);
   /// Records a HELLO as worker_info(), reporting a protocol mismatch (I/O thread).
   void handle_hello(const codec::Response& hello);
   /// Answers a CALL with an error REPLY (I/O thread).
@@ -191,8 +192,11 @@ class ServiceImpl : public std::enable_shared_from_this<ServiceImpl> {
   // Service::wait_for() returns only after every pending task is CRASHED): from then on a
   // submitted task is crashed at once instead of entering the table.
   bool tasks_closed_ = false;
-  // By id; hashed, as ids are long and alike (32 hex digits): a lookup per response.
-  std::unordered_map<std::string, std::shared_ptr<TaskImpl>> tasks_;
+  // By id; hashed, as ids are long and alike (32 hex digits): a lookup per response. The key
+  // is a view of the task's own id (TaskImpl::id_, which never changes), alive as long as the
+  // entry's pointer: filing a task copies no string, and a response's id is looked up straight
+  // from the line it was read from.
+  std::unordered_map<std::string_view, std::shared_ptr<TaskImpl>> tasks_;
   // The most recent lines only (kKeptLines each, each cut at kKeptLineBytes): a worker that
   // prints for days must not grow the host without bound. The counts say how many were let go.
   std::deque<std::string> invalid_lines_;

@@ -75,9 +75,10 @@ void ServiceImpl::record_invalid(std::string text, std::string_view why) {
 void ServiceImpl::handle_stdout_line(std::string_view line) {
   // Nearly every line is one task's response, read without a Value tree; the rest (and any
   // line the fast lane declines) is read in full, with its faults reported.
-  if (codec::Response response; codec::read_task_response(line, response)) {
+  std::string_view task_id;
+  if (codec::Response response; codec::read_task_response(line, response, task_id)) {
     if (debugging_) debug("SERVICE", kReceivedMark + std::string(line));
-    deliver(std::move(response));
+    deliver(task_id, std::move(response));
     return;
   }
   codec::LineContents contents = codec::split_line(line);
@@ -132,15 +133,16 @@ void ServiceImpl::handle_stdout_line(std::string_view line) {
                     codec::write(Value(std::move(message))));
       continue;
     }
-    deliver(std::move(response));
+    const std::string id = *response.task;  // kept apart from the response moved on
+    deliver(id, std::move(response));
   }
 }
 
-void ServiceImpl::deliver(codec::Response&& response) {
+void ServiceImpl::deliver(std::string_view task_id, codec::Response&& response) {
   std::shared_ptr<TaskImpl> task;
   {
     std::lock_guard lock(mu_);
-    auto it = tasks_.find(*response.task);
+    auto it = tasks_.find(task_id);
     if (it != tasks_.end()) {
       if (is_terminal(response.type)) {
         task = std::move(it->second);
@@ -151,7 +153,7 @@ void ServiceImpl::deliver(codec::Response&& response) {
     }
   }
   if (!task) {
-    debug_service("No such task: " + *response.task);
+    debug_service(fmt::format("No such task: {}", task_id));
     return;
   }
   auto applied = task->handle(std::move(response));

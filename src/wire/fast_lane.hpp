@@ -30,5 +30,10 @@ std::optional<Response> read_task_response(std::string_view line);
 /// read_task_response() into `out`, a Response as default-constructed (left in an unspecified
 /// state when it returns false).
 bool read_task_response(std::string_view line, Response& out);
+/// read_task_response() into `out` but for its task id, which is left in `task` and allocates
+/// nothing: a view into `line`, or, when the id was written with escapes, into `out.task`
+/// (then set). `task` lives as long as `line` and `out`. The host looks a response's task up
+/// by id and keeps no copy of it: a string per response was its I/O thread's only allocation.
+bool read_task_response(std::string_view line, Response& out, std::string_view& task);
 
 }  // namespace appose::detail::codec

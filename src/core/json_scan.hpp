@@ -30,18 +30,23 @@ inline const unsigned char* plain_run_end(const unsigned char* p, const unsigned
     if (!del_plain) s |= has_zero(w ^ (kOnes * 0x7FU));
     return s;
   };
-  if constexpr (std::endian::native == std::endian::little) {
-    // The lowest flag is the first byte in memory: found with one count, not byte by byte (a
-    // protocol string ends in the middle of a word: once per key and per value).
-    auto first_stop = [](std::uint64_t s) {
-      return static_cast<std::size_t>(std::countr_zero(s)) / 8;
-    };
-    while (end - p >= 8) {
-      std::uint64_t w;
-      std::memcpy(&w, p, sizeof w);
-      if (std::uint64_t s = stops(w); s != 0) return p + first_stop(s);
-      p += 8;
+  // On a little-endian machine the lowest flag is the first such byte in memory: found with
+  // one count, not byte by byte (a protocol string ends in the middle of a word: once per key
+  // and per value).
+  constexpr bool kLowestFirst = std::endian::native == std::endian::little;
+  auto first_stop = [](std::uint64_t s) {
+    return static_cast<std::size_t>(std::countr_zero(s)) / 8;
+  };
+  while (end - p >= 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    if (const std::uint64_t s = stops(w); s != 0) {
+      if constexpr (kLowestFirst) return p + first_stop(s);
+      break;  // the word holds the end: found byte by byte below
     }
+    p += 8;
+  }
+  if constexpr (kLowestFirst) {
     // The last few bytes as one word, padded with bytes that never end a run.
     const auto left = static_cast<std::size_t>(end - p);
     if (left == 0) return end;
@@ -49,19 +54,12 @@ inline const unsigned char* plain_run_end(const unsigned char* p, const unsigned
     std::memcpy(&w, p, left);
     const std::uint64_t s = stops(w);
     return s == 0 ? end : p + first_stop(s);
-  } else {
-    while (end - p >= 8) {
-      std::uint64_t w;
-      std::memcpy(&w, p, sizeof w);
-      if (stops(w) != 0) break;  // the word holds the end: found byte by byte below
-      p += 8;
-    }
-    while (p < end && *p >= 0x20U && *p < 0x80U && *p != '"' && *p != '\\' &&
-           (del_plain || *p != 0x7FU)) {
-      ++p;
-    }
-    return p;
   }
+  while (p < end && *p >= 0x20U && *p < 0x80U && *p != '"' && *p != '\\' &&
+         (del_plain || *p != 0x7FU)) {
+    ++p;
+  }
+  return p;
 }
 
 }  // namespace appose::detail::codec

@@ -25,7 +25,7 @@ constexpr std::string_view kHexDigits = "0123456789abcdef";
 // a signed exponent of at least two digits ("1e+16", "1e-05").
 void write_double(std::string& out, double d) {
   if (d == 0) {
-    out += std::signbit(d) ? "-0.0" : "0.0";
+    out += std::signbit(d) ? "-0.0"sv : "0.0"sv;
     return;
   }
   std::array<char, 64> buf{};
@@ -56,7 +56,7 @@ void write_double(std::string& out, double d) {
       out += '.';
       out += digits.substr(1);
     }
-    out += exponent < 0 ? "e-" : "e+";
+    out += exponent < 0 ? "e-"sv : "e+"sv;
     int magnitude = exponent < 0 ? -exponent : exponent;
     if (magnitude < 10) out += '0';
     out += std::to_string(magnitude);
@@ -137,7 +137,7 @@ void JsonWriter::value(const Value& v) {
       out_ += "null"sv;
       break;
     case Value::Kind::boolean:
-      out_ += std::get<bool>(v.variant()) ? "true" : "false";
+      out_ += std::get<bool>(v.variant()) ? "true"sv : "false"sv;
       break;
     case Value::Kind::integer:
       integer(std::get<std::int64_t>(v.variant()));
@@ -291,7 +291,7 @@ void JsonWriter::shm(const SharedMemory& s) {
     out_ += R"(,"length":)"sv;
     integer(static_cast<std::uint64_t>(*region.length));
   }
-  if (region.managed) out_ += *region.managed ? R"(,"managed":true)" : R"(,"managed":false)";
+  if (region.managed) out_ += *region.managed ? R"(,"managed":true)"sv : R"(,"managed":false)"sv;
   out_ += '}';
 }
 

@@ -1,6 +1,5 @@
 #include "util/random.hpp"
 
-#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -44,19 +43,19 @@ void put_hex16(char* out, std::uint64_t bits) {
 std::string random_hex(std::size_t n) {
   std::string out(n, '0');
   auto& gen = generator();
-  for (std::size_t i = 0; i < n; i += 16) {
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    put_hex16(out.data() + i, gen());
+  if (i < n) {
     std::array<char, 16> digits{};
     put_hex16(digits.data(), gen());
-    std::memcpy(out.data() + i, digits.data(), std::min<std::size_t>(16, n - i));
+    std::memcpy(out.data() + i, digits.data(), n - i);
   }
   return out;
 }
 
 std::string uuid4_hex() {
-  std::string id(32, '0');
-  auto& gen = generator();
-  put_hex16(id.data(), gen());
-  put_hex16(id.data() + 16, gen());
+  std::string id = random_hex(32);
   id[12] = '4';                                             // version 4
   id[16] = "89ab"[static_cast<unsigned char>(id[16]) % 4];  // RFC 4122 variant
   return id;
